@@ -1,0 +1,278 @@
+package waterfall
+
+import (
+	"math"
+	"net"
+	"strconv"
+	"strings"
+	"time"
+
+	"go.opentelemetry.io/otel/codes"
+	"go.opentelemetry.io/otel/trace"
+)
+
+// label returns the name of n and the facts that matter about it, as shown
+// on its row.
+func label(n *node) []seg {
+	var segs []seg
+	if n.event {
+		segs = append(segs, seg{text: "• " + sanitize(n.name)})
+	} else {
+		segs = append(segs, seg{text: sanitize(n.name), style: nameStyle(n)})
+	}
+	add := func(text, style string) {
+		if text != "" {
+			segs = append(segs, seg{text: " " + sanitize(text), style: style})
+		}
+	}
+	a := n.attrs
+	showErr := n.status.Code == codes.Error
+
+	switch {
+	case n.event:
+		switch n.name {
+		case "http.informational_response":
+			if code, ok := a.int("http.response.status_code"); ok {
+				add(strconv.FormatInt(code, 10), statusStyle(code))
+			}
+		case "http.resend":
+			if c, ok := a.int("http.request.resend_count"); ok {
+				add("#"+strconv.FormatInt(c, 10), styleNone)
+			}
+		case "exception":
+			text := a.str("exception.message")
+			if text == "" {
+				text = a.str("exception.type")
+			}
+			add("✗ "+text, styleRed)
+		}
+		if et := a.str("error.type"); et != "" && n.name != "exception" {
+			add("✗ "+et, styleRed)
+		}
+	case n.name == "http.getconn":
+		add(hostPort(a), styleNone)
+		if reused, ok := a.bool("wiretrace.conn.reused"); ok {
+			if reused {
+				add("reused", styleCyan)
+			} else {
+				add("new", styleNone)
+			}
+		}
+		if idle, _ := a.bool("wiretrace.conn.was_idle"); idle {
+			text := "idle"
+			if v, ok := a.get("wiretrace.conn.idle_time_s"); ok {
+				s := v.AsFloat64()
+				if !math.IsNaN(s) && s >= 0 && s < 1e9 {
+					text += " " + fmtDur(time.Duration(s*float64(time.Second)))
+				}
+			}
+			add(text, styleNone)
+		}
+	case n.name == "http.dns":
+		add(a.str("dns.question.name"), styleNone)
+		if v, ok := a.get("dns.answers"); ok {
+			if answers := v.AsStringSlice(); len(answers) > 0 {
+				text := "→ " + answers[0]
+				if len(answers) > 1 {
+					text += " +" + strconv.Itoa(len(answers)-1)
+				}
+				add(text, styleNone)
+			}
+		}
+		if c, _ := a.bool("wiretrace.dns.coalesced"); c {
+			add("coalesced", styleDim)
+		}
+	case n.name == "http.connect":
+		add(hostPort(a), styleNone)
+		if winner, ok := a.bool("wiretrace.connect.winner"); ok {
+			switch {
+			case winner:
+				add("✓ winner", styleGreen)
+			case !showErr && !abandoned(n):
+				add("unused", styleDim)
+			}
+		}
+	case n.name == "http.tls":
+		if v := a.str("tls.protocol.version"); v != "" {
+			name := strings.ToUpper(a.str("tls.protocol.name"))
+			if name == "" {
+				name = "TLS"
+			}
+			add(name+" "+v, styleNone)
+		}
+		add(a.str("tls.next_protocol"), styleNone)
+		if r, _ := a.bool("tls.resumed"); r {
+			add("resumed", styleNone)
+		}
+	case n.name == "http.receive":
+		if size, ok := a.int("http.response.body.size"); ok {
+			add(fmtBytes(size), styleNone)
+		}
+		if done := a.str("wiretrace.body.done"); done == "closed" {
+			add("closed early", styleYellow)
+		}
+	case n.name == "http.send", n.name == "http.wait":
+	case isRequest(n):
+		if u := a.str("url.full"); u != "" {
+			segs = append(segs, seg{text: " " + sanitize(u), shrink: true})
+		} else {
+			add(serverAddr(a), styleNone)
+		}
+		code, hasCode := a.int("http.response.status_code")
+		if hasCode {
+			add(strconv.FormatInt(code, 10), statusStyle(code))
+			// A 4xx or 5xx is its own error: say it once.
+			if code >= 400 && (n.status.Description == "" || n.status.Description == a.str("error.type")) &&
+				(a.str("error.type") == "" || a.str("error.type") == strconv.FormatInt(code, 10)) {
+				showErr = false
+			}
+		}
+		if v := a.str("network.protocol.version"); v != "" {
+			add("HTTP/"+v, styleNone)
+		}
+		if size, ok := a.int("http.response.body.size"); ok {
+			add(fmtBytes(size), styleNone)
+		}
+		if c, ok := a.int("http.request.resend_count"); ok && c > 0 {
+			add("resend #"+strconv.FormatInt(c, 10), styleYellow)
+		}
+	default:
+		switch n.kind {
+		case trace.SpanKindServer, trace.SpanKindProducer, trace.SpanKindConsumer:
+			add("("+n.kind.String()+")", styleDim)
+		}
+		if code, ok := a.int("http.response.status_code"); ok {
+			add(strconv.FormatInt(code, 10), statusStyle(code))
+			if code >= 400 && n.status.Description == "" && a.str("error.type") == strconv.FormatInt(code, 10) {
+				showErr = false
+			}
+		}
+	}
+
+	if n.unpaired {
+		add("unfinished", styleYellow)
+	}
+	if abandoned(n) {
+		add("abandoned", styleYellow)
+	}
+	if n.late > 0 {
+		add("late +"+fmtDur(n.late), styleYellow)
+	}
+	if n.orphan {
+		add("orphan", styleDim)
+	}
+	if n.badEnd {
+		add("no end", styleDim)
+	}
+	// The error goes last: it is long, and cut first.
+	if showErr {
+		segs = append(segs, seg{text: " ✗ " + sanitize(errorText(n)), style: styleRed, shrink: true})
+	}
+	if abandoned(n) {
+		for i := range segs {
+			if segs[i].style != styleRed {
+				segs[i].style = styleDim
+			}
+		}
+	}
+	return segs
+}
+
+func nameStyle(n *node) string {
+	if n.status.Code == codes.Error {
+		return styleRed
+	}
+	if isRequest(n) || n.kind == trace.SpanKindServer {
+		return styleBold
+	}
+	return styleNone
+}
+
+// isRequest reports whether n is an HTTP client request span: ours, or
+// another instrumentation's.
+func isRequest(n *node) bool {
+	if n.pseudo || n.event || n.kind != trace.SpanKindClient {
+		return false
+	}
+	_, method := n.attrs.get("http.request.method")
+	_, url := n.attrs.get("url.full")
+	return method || url
+}
+
+func abandoned(n *node) bool {
+	a, _ := n.attrs.bool("wiretrace.abandoned")
+	return a
+}
+
+// errorText is the status description, else error.type, else "error".
+func errorText(n *node) string {
+	if n.status.Description != "" {
+		return n.status.Description
+	}
+	if et := n.attrs.str("error.type"); et != "" {
+		return et
+	}
+	return "error"
+}
+
+func statusStyle(code int64) string {
+	switch {
+	case code >= 400:
+		return styleRed
+	case code >= 300:
+		return styleYellow
+	case code >= 200:
+		return styleGreen
+	}
+	return styleCyan
+}
+
+// hostPort formats network.peer.address and network.peer.port as
+// "1.2.3.4:443" or "[::1]:443".
+func hostPort(a attrs) string {
+	addr := a.str("network.peer.address")
+	if addr == "" {
+		return ""
+	}
+	if port, ok := a.int("network.peer.port"); ok {
+		return net.JoinHostPort(addr, strconv.FormatInt(port, 10))
+	}
+	return addr
+}
+
+// serverAddr formats server.address and server.port.
+func serverAddr(a attrs) string {
+	addr := a.str("server.address")
+	if addr == "" {
+		return ""
+	}
+	if port, ok := a.int("server.port"); ok {
+		return net.JoinHostPort(addr, strconv.FormatInt(port, 10))
+	}
+	return addr
+}
+
+// barStyle is the color of n's bar.
+func barStyle(n *node) string {
+	switch {
+	case n.status.Code == codes.Error:
+		return styleRed
+	case abandoned(n):
+		return styleDim
+	}
+	switch n.name {
+	case "http.dns":
+		return styleCyan
+	case "http.connect":
+		return styleYellow
+	case "http.tls":
+		return styleMagenta
+	case "http.send":
+		return styleBlue
+	case "http.wait":
+		return styleGray
+	case "http.receive":
+		return styleGreen
+	}
+	return styleNone
+}

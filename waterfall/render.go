@@ -1,0 +1,204 @@
+package waterfall
+
+import (
+	"math"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"go.opentelemetry.io/otel/trace"
+)
+
+// Bar glyphs.
+const (
+	glyphSpan      = '█'
+	glyphAbandoned = '░'
+	glyphPoint     = '·'
+)
+
+// barMinWidth is the narrowest line that gets time bars.
+const barMinWidth = 40
+
+// row is one laid-out line before it is fitted to the width.
+type row struct {
+	prefix string // tree glyphs
+	label  []seg
+	dur    string
+	n      *node // nil for the header
+}
+
+// render writes the waterfall of one trace to b: a header line with the
+// trace id, the total duration and the time axis, then one line per node.
+// No line is longer than width runes. Only the nodes' own timestamps are
+// used, so the output is a function of the input.
+func render(b *strings.Builder, id trace.TraceID, f *forest, width int, color bool) {
+	var rows []row
+	var walk func(nodes []*node, indent string, top bool)
+	walk = func(nodes []*node, indent string, top bool) {
+		for i, n := range nodes {
+			last := i == len(nodes)-1
+			prefix, childIndent := "", ""
+			if !top {
+				prefix, childIndent = indent+"├─ ", indent+"│  "
+				if last {
+					prefix, childIndent = indent+"└─ ", indent+"   "
+				}
+			}
+			r := row{prefix: prefix, label: label(n), n: n}
+			switch {
+			case n.event:
+			case n.start.IsZero():
+				r.dur = "?"
+			default:
+				r.dur = fmtDur(n.end.Sub(n.start))
+			}
+			rows = append(rows, r)
+			walk(n.children, childIndent, false)
+		}
+	}
+	walk(f.roots, "", true)
+
+	total := f.t1.Sub(f.t0)
+	header := row{label: []seg{{text: "trace " + id.String(), style: styleBold}}, dur: fmtDur(total)}
+	if f.continued {
+		header.label = append(header.label, seg{text: " (continued)", style: styleDim})
+	}
+	if f.errorCount > 0 {
+		text := " ✗ 1 error"
+		if f.errorCount > 1 {
+			text = " ✗ " + strconv.Itoa(f.errorCount) + " errors"
+		}
+		header.label = append(header.label, seg{text: text, style: styleRed})
+	}
+
+	durW := utf8.RuneCountInString(header.dur)
+	for _, r := range rows {
+		durW = max(durW, utf8.RuneCountInString(r.dur))
+	}
+	// A line is label, " ", duration, then " |", bar, "|" when there is
+	// room for bars.
+	barW := 0
+	if width >= barMinWidth {
+		barW = (width - durW - 4) / 3
+	}
+	labelW := width - durW - 1
+	if barW > 0 {
+		labelW -= barW + 3
+	}
+
+	// Facts start in one column, after the longest prefix and name of the
+	// phase and other rows that have facts, on each of them where that
+	// leaves room. Request and event rows have a long first fact, and go
+	// their own way.
+	aligned := func(r row) bool { return len(r.label) > 1 && !r.n.event && !isRequest(r.n) }
+	nameW := 0
+	for _, r := range rows {
+		if aligned(r) {
+			nameW = max(nameW, utf8.RuneCountInString(r.prefix)+utf8.RuneCountInString(r.label[0].text))
+		}
+	}
+	for i, r := range rows {
+		if !aligned(r) {
+			continue
+		}
+		l := utf8.RuneCountInString(r.prefix)
+		for _, s := range r.label {
+			l += utf8.RuneCountInString(s.text)
+		}
+		pad := nameW - utf8.RuneCountInString(r.prefix) - utf8.RuneCountInString(r.label[0].text)
+		if pad > 0 && l+pad <= labelW {
+			rows[i].label = slices.Insert(slices.Clone(r.label), 1, seg{text: strings.Repeat(" ", pad)})
+		}
+	}
+
+	ax := axis{t0: f.t0, t1: f.t1, cells: barW}
+	p := painter{b: b, color: color}
+	line := func(r row, bar func(p painter)) {
+		var lb strings.Builder
+		lp := painter{b: &lb, color: color}
+		segs := r.label
+		if r.prefix != "" {
+			segs = append([]seg{{text: r.prefix, style: styleDim}}, segs...)
+		}
+		segs, used := fit(segs, max(labelW, 0))
+		for _, s := range segs {
+			lp.write(s.text, s.style)
+		}
+		lb.WriteString(strings.Repeat(" ", max(labelW-used, 0)+1))
+		lb.WriteString(strings.Repeat(" ", durW-utf8.RuneCountInString(r.dur)))
+		lb.WriteString(r.dur)
+		if barW > 0 {
+			lb.WriteString(" |")
+			bar(lp)
+			lb.WriteString("|")
+		}
+		p.b.WriteString(strings.TrimRight(lb.String(), " "))
+		p.b.WriteString("\n")
+	}
+
+	line(header, func(p painter) { p.write(ax.scale(fmtDur(total)), styleDim) })
+	for _, r := range rows {
+		line(r, func(p painter) { ax.bar(p, r.n) })
+	}
+}
+
+// axis maps times to bar cells: cells columns from t0 to t1.
+type axis struct {
+	t0, t1 time.Time
+	cells  int
+}
+
+// scale is the axis legend: "0" at the left, the total at the right.
+func (a axis) scale(total string) string {
+	l := utf8.RuneCountInString(total)
+	if a.cells < l+2 {
+		return "0" + strings.Repeat(" ", max(a.cells-1, 0))
+	}
+	return "0" + strings.Repeat(" ", a.cells-1-l) + total
+}
+
+// cell returns the position of t in cells, as a fraction.
+func (a axis) cell(t time.Time) float64 {
+	span := a.t1.Sub(a.t0)
+	if span <= 0 {
+		return 0
+	}
+	return float64(t.Sub(a.t0)) / float64(span) * float64(a.cells)
+}
+
+// bar writes n's bar: full cells from its start to its end, at least one
+// for a span that lasts, and a dot for an instant.
+func (a axis) bar(p painter, n *node) {
+	cells := a.cells
+	if n.start.IsZero() || a.t0.IsZero() || cells <= 0 {
+		p.b.WriteString(strings.Repeat(" ", max(cells, 0)))
+		return
+	}
+	clamp := func(f float64) int {
+		if math.IsNaN(f) {
+			return 0
+		}
+		return int(min(max(f, 0), float64(cells)))
+	}
+	c0 := clamp(math.Floor(a.cell(n.start)))
+	c1 := clamp(math.Ceil(a.cell(n.end)))
+	glyph := glyphSpan
+	if abandoned(n) {
+		glyph = glyphAbandoned
+	}
+	if n.event || !n.end.After(n.start) {
+		glyph = glyphPoint
+		c1 = c0 + 1
+	} else if c1 <= c0 {
+		c1 = c0 + 1
+	}
+	if c0 >= cells {
+		c0, c1 = cells-1, cells
+	}
+	c1 = min(c1, cells)
+	p.b.WriteString(strings.Repeat(" ", c0))
+	p.write(strings.Repeat(string(glyph), c1-c0), barStyle(n))
+	p.b.WriteString(strings.Repeat(" ", cells-c1))
+}
