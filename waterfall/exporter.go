@@ -159,6 +159,11 @@ func (e *Exporter) ExportSpans(ctx context.Context, spans []sdktrace.ReadOnlySpa
 // time. Spans of those traces that arrive later are written under a
 // "(continued)" header.
 //
+// The SDK's [sdktrace.TracerProvider.ForceFlush] does not call it: span
+// processors flush their spans to the exporter, not the exporter's own
+// buffer. Call it directly, after the provider's ForceFlush when spans are
+// batched.
+//
 // It returns ctx's error, writing nothing, if ctx is already done, and the
 // error of writing, if any. After Shutdown it does nothing. This method is
 // safe to be called concurrently.

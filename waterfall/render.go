@@ -168,8 +168,9 @@ func (a axis) cell(t time.Time) float64 {
 	return float64(t.Sub(a.t0)) / float64(span) * float64(a.cells)
 }
 
-// bar writes n's bar: full cells from its start to its end, at least one
-// for a span that lasts, and a dot for an instant.
+// bar writes n's bar: the cells from its start to its end, each rounded to
+// the nearest cell boundary, at least one cell for a span that lasts; and a
+// dot in the cell of the instant for an event or a span that lasted no time.
 func (a axis) bar(p painter, n *node) {
 	cells := a.cells
 	if n.start.IsZero() || a.t0.IsZero() || cells <= 0 {
@@ -182,22 +183,20 @@ func (a axis) bar(p painter, n *node) {
 		}
 		return int(min(max(f, 0), float64(cells)))
 	}
-	c0 := clamp(math.Floor(a.cell(n.start)))
-	c1 := clamp(math.Ceil(a.cell(n.end)))
+	var c0, c1 int
 	glyph := glyphSpan
-	if abandoned(n) {
-		glyph = glyphAbandoned
-	}
-	if n.event || !n.end.After(n.start) {
+	switch {
+	case n.event || !n.end.After(n.start):
 		glyph = glyphPoint
+		c0 = min(clamp(math.Floor(a.cell(n.start))), cells-1)
 		c1 = c0 + 1
-	} else if c1 <= c0 {
-		c1 = c0 + 1
+	default:
+		if abandoned(n) {
+			glyph = glyphAbandoned
+		}
+		c0 = min(clamp(math.Round(a.cell(n.start))), cells-1)
+		c1 = max(clamp(math.Round(a.cell(n.end))), c0+1)
 	}
-	if c0 >= cells {
-		c0, c1 = cells-1, cells
-	}
-	c1 = min(c1, cells)
 	p.b.WriteString(strings.Repeat(" ", c0))
 	p.write(strings.Repeat(string(glyph), c1-c0), barStyle(n))
 	p.b.WriteString(strings.Repeat(" ", cells-c1))
