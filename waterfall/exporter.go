@@ -82,9 +82,71 @@ type Exporter struct {
 
 var _ sdktrace.SpanExporter = (*Exporter)(nil)
 
+// pendingTrace holds the spans of a trace not yet written, and keeps count
+// of what the trace still waits for, so that each span costs the same to
+// add however large its trace.
 type pendingTrace struct {
 	spans []sdktrace.ReadOnlySpan
 	seq   uint64
+
+	have    map[trace.SpanID]bool
+	kids    map[trace.SpanID]int  // children in hand, by parent id
+	orphans map[trace.SpanID]int  // children waiting for their local parent, by parent id
+	short   map[trace.SpanID]bool // spans with fewer children in hand than the SDK counted
+	need    map[trace.SpanID]int  // children the SDK counted, by span id
+}
+
+func newPendingTrace(seq uint64) *pendingTrace {
+	return &pendingTrace{
+		seq:     seq,
+		have:    make(map[trace.SpanID]bool),
+		kids:    make(map[trace.SpanID]int),
+		orphans: make(map[trace.SpanID]int),
+		short:   make(map[trace.SpanID]bool),
+		need:    make(map[trace.SpanID]int),
+	}
+}
+
+// add adds s; prev is the part of the trace already written, or nil.
+func (pt *pendingTrace) add(s sdktrace.ReadOnlySpan, prev *printedTrace) {
+	pt.spans = append(pt.spans, s)
+	id := s.SpanContext().SpanID()
+	pt.have[id] = true
+	delete(pt.orphans, id)
+	pt.need[id] = s.ChildSpanCount()
+	pt.check(id, prev)
+
+	if p := s.Parent(); p.IsValid() && !p.IsRemote() {
+		pid := p.SpanID()
+		pt.kids[pid]++
+		switch {
+		case pt.have[pid]:
+			pt.check(pid, prev)
+		case prev != nil && hasKey(prev.ends, pid):
+		default:
+			pt.orphans[pid]++
+		}
+	}
+}
+
+// check updates whether span id has all its children in hand.
+func (pt *pendingTrace) check(id trace.SpanID, prev *printedTrace) {
+	n := pt.kids[id]
+	if prev != nil {
+		n += prev.kids[id]
+	}
+	if n < pt.need[id] {
+		pt.short[id] = true
+	} else {
+		delete(pt.short, id)
+	}
+}
+
+// complete reports whether the trace waits for nothing: every span whose
+// parent is local has its parent in hand or written before, and every span
+// has all the children the SDK counted for it.
+func (pt *pendingTrace) complete() bool {
+	return len(pt.orphans) == 0 && len(pt.short) == 0
 }
 
 // New returns an Exporter that writes to w, or to os.Stdout if w is nil.
@@ -129,10 +191,10 @@ func (e *Exporter) ExportSpans(ctx context.Context, spans []sdktrace.ReadOnlySpa
 		pt := e.pending[id]
 		if pt == nil {
 			e.seq++
-			pt = &pendingTrace{seq: e.seq}
+			pt = newPendingTrace(e.seq)
 			e.pending[id] = pt
 		}
-		pt.spans = append(pt.spans, s)
+		pt.add(s, e.printed[id])
 		e.buffered++
 		if !slices.Contains(touched, id) {
 			touched = append(touched, id)
@@ -142,7 +204,7 @@ func (e *Exporter) ExportSpans(ctx context.Context, spans []sdktrace.ReadOnlySpa
 	var ready []trace.TraceID
 	held := e.buffered
 	for _, id := range touched {
-		if e.completeLocked(id) {
+		if e.pending[id].complete() {
 			ready = append(ready, id)
 			held -= len(e.pending[id].spans)
 		}
@@ -193,40 +255,6 @@ func (e *Exporter) Shutdown(context.Context) error {
 	e.stopped = true
 	e.pending, e.printed, e.order = nil, nil, nil
 	return err
-}
-
-// completeLocked reports whether the pending trace id is complete.
-// e.mu must be held.
-func (e *Exporter) completeLocked(id trace.TraceID) bool {
-	pt := e.pending[id]
-	prev := e.printed[id]
-	have := make(map[trace.SpanID]bool, len(pt.spans))
-	for _, s := range pt.spans {
-		have[s.SpanContext().SpanID()] = true
-	}
-	kids := make(map[trace.SpanID]int, len(pt.spans))
-	for _, s := range pt.spans {
-		p := s.Parent()
-		switch {
-		case !p.IsValid() || p.IsRemote():
-		case have[p.SpanID()]:
-			kids[p.SpanID()]++
-		case prev != nil && hasKey(prev.ends, p.SpanID()):
-		default:
-			return false
-		}
-	}
-	for _, s := range pt.spans {
-		id := s.SpanContext().SpanID()
-		n := kids[id]
-		if prev != nil {
-			n += prev.kids[id]
-		}
-		if s.ChildSpanCount() > n {
-			return false
-		}
-	}
-	return true
 }
 
 // oldestLocked returns the pending trace that arrived first, leaving out
