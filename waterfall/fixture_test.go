@@ -169,7 +169,10 @@ func warmReused() *fixture {
 		attribute.Int("http.response.status_code", 304),
 		attribute.Int("http.response.body.size", 0),
 	)
-	req.Events = []sdktrace.Event{event("http.first_response_byte", 18.1), event("http.put_idle_conn", 21.2)}
+	req.Events = []sdktrace.Event{
+		event("http.first_response_byte", 18.1),
+		event("http.put_idle_conn", 21.2, attribute.String("error.type", "too_many_idle")),
+	}
 	f.add(req, "http.getconn", 0.02, 0.07, append(gotConn("93.184.216.34", 443, true, true),
 		attribute.Float64("wiretrace.conn.idle_time_s", 3.25))...)
 	f.add(req, "http.send", 0.07, 0.21)
@@ -324,7 +327,12 @@ func longURL() *fixture {
 	)
 	req.Events = []sdktrace.Event{event("http.resend", 200, attribute.Int("http.request.resend_count", 1))}
 	f.add(req, "http.getconn", 0, 190, gotConn("192.0.2.99", 443, false, false)...)
-	f.add(req, "http.send", 201, 700)
+	send := f.add(req, "http.send", 201, 700)
+	send.Events = []sdktrace.Event{
+		event("http.wrote_headers", 202),
+		event("http.wait_100_continue", 202),
+		event("http.got_100_continue", 260),
+	}
 	f.add(req, "http.wait", 700, 840)
 	return f
 }

@@ -24,8 +24,8 @@ import (
 //	name            string  the span name, e.g. "GET" or "http.dns"
 //	trace_id        string  32 lowercase hex digits
 //	span_id         string  16 lowercase hex digits
-//	parent_span_id  string  16 lowercase hex digits, or "" for a root span
-//	                        (the parent may be remote, in another process)
+//	parent_span_id  string  16 lowercase hex digits of the parent span,
+//	                        local or remote; "" if the span has no parent
 //	kind            string  "internal", "server", "client", "producer",
 //	                        "consumer" or "unspecified"
 //	start           string  RFC 3339 in UTC with up to nanoseconds,

@@ -170,7 +170,9 @@ func (a axis) cell(t time.Time) float64 {
 
 // bar writes n's bar: the cells from its start to its end, each rounded to
 // the nearest cell boundary, at least one cell for a span that lasts; and a
-// dot in the cell of the instant for an event or a span that lasted no time.
+// dot in the cell after the boundary nearest the instant (the last cell for
+// the end of the axis) for an event or a span that lasted no time, so that
+// it lines up with bars starting at the same time.
 func (a axis) bar(p painter, n *node) {
 	cells := a.cells
 	if n.start.IsZero() || a.t0.IsZero() || cells <= 0 {
@@ -188,7 +190,7 @@ func (a axis) bar(p painter, n *node) {
 	switch {
 	case n.event || !n.end.After(n.start):
 		glyph = glyphPoint
-		c0 = min(clamp(math.Floor(a.cell(n.start))), cells-1)
+		c0 = min(clamp(math.Round(a.cell(n.start))), cells-1)
 		c1 = c0 + 1
 	default:
 		if abandoned(n) {
