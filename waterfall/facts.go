@@ -1,6 +1,7 @@
 package waterfall
 
 import (
+	"cmp"
 	"math"
 	"net"
 	"strconv"
@@ -39,15 +40,13 @@ func label(n *node) []seg {
 			if c, ok := a.int("http.request.resend_count"); ok {
 				add("#"+strconv.FormatInt(c, 10), styleNone)
 			}
-		case "exception":
-			text := a.str("exception.message")
-			if text == "" {
-				text = a.str("exception.type")
-			}
-			add("✗ "+text, styleRed)
 		}
-		if et := a.str("error.type"); et != "" && n.name != "exception" {
-			add("✗ "+et, styleRed)
+		text := eventError(a)
+		if n.name == "exception" {
+			text = cmp.Or(a.str("exception.message"), a.str("exception.type"), "exception")
+		}
+		if text != "" {
+			segs = append(segs, seg{text: " ✗ " + sanitize(text), style: styleRed, shrink: true})
 		}
 	case n.name == "http.getconn":
 		add(hostPort(a), styleNone)
@@ -113,6 +112,7 @@ func label(n *node) []seg {
 		}
 	case n.name == "http.send", n.name == "http.wait":
 	case isRequest(n):
+		add(a.str("http.request.method_original"), styleNone)
 		if u := a.str("url.full"); u != "" {
 			segs = append(segs, seg{text: " " + sanitize(u), shrink: true})
 		} else {
@@ -204,15 +204,10 @@ func abandoned(n *node) bool {
 	return a
 }
 
-// errorText is the status description, else error.type, else "error".
+// errorText is the status description, else error.message, else
+// error.type, else "error".
 func errorText(n *node) string {
-	if n.status.Description != "" {
-		return n.status.Description
-	}
-	if et := n.attrs.str("error.type"); et != "" {
-		return et
-	}
-	return "error"
+	return cmp.Or(n.status.Description, n.attrs.str("error.message"), n.attrs.str("error.type"), "error")
 }
 
 func statusStyle(code int64) string {

@@ -13,6 +13,7 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	"go.opentelemetry.io/otel/attribute"
 
 	"github.com/wiretrace/wiretrace/waterfall"
 )
@@ -81,4 +82,16 @@ func TestGolden(t *testing.T) {
 			checkGolden(t, tt.name, out)
 		})
 	}
+}
+
+func TestUnknownMethodShowsOriginal(t *testing.T) {
+	f := newFixture(0xef)
+	f.request(nil, "HTTP", "http://cache.example/item", "cache.example", 80, 0, 3,
+		attribute.String("http.request.method_original", "PURGE"),
+		attribute.Int("http.response.status_code", 200))
+	f.stubs[0].Attributes[0] = attribute.String("http.request.method", "_OTHER")
+	var buf bytes.Buffer
+	exp := waterfall.New(&buf, waterfall.WithWidth(80), waterfall.WithColor(false))
+	require.NoError(t, exp.ExportSpans(context.Background(), f.spans()))
+	assert.Contains(t, buf.String(), "\nHTTP PURGE http://cache.example/item 200 ")
 }

@@ -254,11 +254,11 @@ func addEventRows(n *node, events []sdktrace.Event) {
 			p.unpaired = false
 			p.end = e.Time
 			p.attrs = append(slices.Clip(p.attrs), e.Attributes...)
-			if et := p.attrs.str("error.type"); et != "" {
-				p.status = sdktrace.Status{Code: codes.Error, Description: et}
+			if msg := eventError(p.attrs); msg != "" {
+				p.status = sdktrace.Status{Code: codes.Error, Description: msg}
 			}
 		case quietEvents[e.Name]:
-		case e.Name == "http.put_idle_conn" && attrs(e.Attributes).str("error.type") == "":
+		case e.Name == "http.put_idle_conn" && eventError(e.Attributes) == "":
 		default:
 			rows = append(rows, &node{name: e.Name, event: true, start: e.Time, end: e.Time, attrs: e.Attributes})
 		}
@@ -286,6 +286,15 @@ func addEventRows(n *node, events []sdktrace.Event) {
 			n.children = append(n.children, r)
 		}
 	}
+}
+
+// eventError is the error an event reports: its error.message, else its
+// error.type, else "".
+func eventError(a attrs) string {
+	if msg := a.str("error.message"); msg != "" {
+		return msg
+	}
+	return a.str("error.type")
 }
 
 // phaseEvent splits "http.dns.start" into "http.dns" and "start".
