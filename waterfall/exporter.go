@@ -55,7 +55,8 @@ var errShutdown = errors.New("waterfall: exporter is shut down")
 // A child started after its parent ended is not counted by the SDK; if it
 // arrives after its trace was written, it is written on its own under a
 // "(continued)" header, on the same time axis. Spans that never arrive, for
-// instance children that were not sampled, hold their trace until
+// instance children that were not sampled or that went to another tracer
+// provider, hold their trace until
 // [Exporter.ForceFlush] or [Exporter.Shutdown], which write every trace held,
 // complete or not; so does holding more than 10000 spans, oldest trace
 // first. Traces written together are ordered by start time.

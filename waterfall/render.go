@@ -21,6 +21,9 @@ const (
 // barMinWidth is the narrowest line that gets time bars.
 const barMinWidth = 40
 
+// maxDepth is the deepest level of the tree that is indented.
+const maxDepth = 100
+
 // row is one laid-out line before it is fitted to the width.
 type row struct {
 	prefix string // tree glyphs
@@ -35,15 +38,21 @@ type row struct {
 // used, so the output is a function of the input.
 func render(b *strings.Builder, id trace.TraceID, f *forest, width int, color bool) {
 	var rows []row
-	var walk func(nodes []*node, indent string, top bool)
-	walk = func(nodes []*node, indent string, top bool) {
+	var walk func(nodes []*node, indent string, depth int)
+	walk = func(nodes []*node, indent string, depth int) {
 		for i, n := range nodes {
 			last := i == len(nodes)-1
 			prefix, childIndent := "", ""
-			if !top {
+			if depth > 0 {
 				prefix, childIndent = indent+"├─ ", indent+"│  "
 				if last {
 					prefix, childIndent = indent+"└─ ", indent+"   "
+				}
+				// Past maxDepth levels, which no line is wide enough to
+				// show, the indent stops growing: a chain of thousands of
+				// spans costs no more than its rows.
+				if depth >= maxDepth {
+					childIndent = indent
 				}
 			}
 			r := row{prefix: prefix, label: label(n), n: n}
@@ -55,10 +64,10 @@ func render(b *strings.Builder, id trace.TraceID, f *forest, width int, color bo
 				r.dur = fmtDur(n.end.Sub(n.start))
 			}
 			rows = append(rows, r)
-			walk(n.children, childIndent, false)
+			walk(n.children, childIndent, depth+1)
 		}
 	}
-	walk(f.roots, "", true)
+	walk(f.roots, "", 0)
 
 	total := f.t1.Sub(f.t0)
 	header := row{label: []seg{{text: "trace " + id.String(), style: styleBold}}, dur: fmtDur(total)}
