@@ -23,7 +23,8 @@ const (
 	// bytes; later versions may append fields, and this leaves them room.
 	maxTraceparentBytes = 512
 	// maxTracestateBytes bounds the combined tracestate: twice what 32
-	// list-members of 256-byte keys and 256-byte values take.
+	// list-members of 256-byte keys and 256-byte values take, with their
+	// separators (32896 bytes).
 	maxTracestateBytes = 2 * 32 * (256 + 1 + 256 + 1)
 )
 

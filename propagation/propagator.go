@@ -144,11 +144,14 @@ func (p *Propagator) inject(ctx context.Context, r resolved, h http.Header, u *u
 	// none sends a trace context.
 	ictx := ctx
 	if b := baggage.FromContext(ctx); b.Len() > 0 {
-		switch nb, changed := limitBaggage(b, p.filters); {
-		case policy&SendBaggage == 0, changed && nb.Len() == 0:
+		if policy&SendBaggage == 0 {
 			ictx = baggage.ContextWithoutBaggage(ictx)
-		case changed:
-			ictx = baggage.ContextWithBaggage(ictx, nb)
+		} else if nb, changed := limitBaggage(b, p.filters); changed {
+			if nb.Len() == 0 {
+				ictx = baggage.ContextWithoutBaggage(ictx)
+			} else {
+				ictx = baggage.ContextWithBaggage(ictx, nb)
+			}
 		}
 	}
 	if policy&SendTraceContext == 0 && trace.SpanContextFromContext(ctx).IsValid() {
@@ -166,7 +169,8 @@ func (p *Propagator) inject(ctx context.Context, r resolved, h http.Header, u *u
 // With the W3C fields, the rules of the specifications apply before the
 // propagator sees them: a traceparent sent more than once, or longer than
 // 512 bytes, is ignored, and with it the tracestate; repeated tracestate
-// lines are combined, and ignored if longer than 32 KiB; baggage lines are
+// lines are combined, and ignored if longer than 32896 bytes, twice the
+// longest valid tracestate; baggage lines are
 // combined and kept list-member by list-member, the invalid ones dropped and
 // the rest within the limits that Inject enforces (64 list-members, 4096
 // bytes each, 8192 bytes in all), in order.

@@ -256,6 +256,19 @@ func TestWithBaggageFilter(t *testing.T) {
 	}
 }
 
+func TestBaggageFilterNotCalledWithoutBaggagePolicy(t *testing.T) {
+	calls := 0
+	p := propagation.New(
+		propagation.WithHostPolicy(propagation.TrustedHosts("trusted.example")),
+		propagation.WithBaggageFilter(func(baggage.Member) bool { calls++; return true }),
+	)
+	ctx := baggage.ContextWithBaggage(context.Background(), bag(t, "a=1"))
+	p.Inject(ctx, newRequest(t, "http://untrusted.example/"))
+	assert.Zero(t, calls, "no baggage is sent, so none is filtered")
+	p.Inject(ctx, newRequest(t, "http://trusted.example/"))
+	assert.Equal(t, 1, calls)
+}
+
 func TestPolicyString(t *testing.T) {
 	tests := []struct {
 		p    propagation.Policy
