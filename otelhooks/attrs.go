@@ -1,0 +1,356 @@
+package otelhooks
+
+import (
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/netip"
+	"net/url"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"go.opentelemetry.io/otel/attribute"
+	semconv "go.opentelemetry.io/otel/semconv/v1.43.0"
+)
+
+// Attribute keys of this project, for facts the semantic conventions have no
+// name for. docs/spans.md lists them all.
+const (
+	connReusedKey     = attribute.Key("wiretrace.conn.reused")
+	connWasIdleKey    = attribute.Key("wiretrace.conn.was_idle")
+	connIdleTimeKey   = attribute.Key("wiretrace.conn.idle_time_s")
+	dnsCoalescedKey   = attribute.Key("wiretrace.dns.coalesced")
+	connectWinnerKey  = attribute.Key("wiretrace.connect.winner")
+	bodyDoneKey       = attribute.Key("wiretrace.body.done")
+	abandonedKey      = attribute.Key("wiretrace.abandoned")
+	errorMessageKey   = attribute.Key("error.message")
+	redactedValue     = "REDACTED"
+	requestHeaderKey  = "http.request.header."
+	responseHeaderKey = "http.response.header."
+)
+
+// knownMethods are the methods the semantic conventions name; others are
+// recorded as "_OTHER".
+var knownMethods = map[string]bool{
+	http.MethodConnect: true, http.MethodDelete: true, http.MethodGet: true,
+	http.MethodHead: true, http.MethodOptions: true, http.MethodPatch: true,
+	http.MethodPost: true, http.MethodPut: true, http.MethodTrace: true,
+	"QUERY": true,
+}
+
+// method returns the request's method as the conventions record it, and
+// whether it is one of the known methods. The empty method is GET, as in
+// net/http.
+func method(r *http.Request) (string, bool) {
+	if r.Method == "" {
+		return http.MethodGet, true
+	}
+	return r.Method, knownMethods[r.Method]
+}
+
+// defaultSpanName is the span name the HTTP conventions give a client span:
+// the method, or "HTTP" for a method they do not know.
+func defaultSpanName(r *http.Request) string {
+	if m, known := method(r); known {
+		return m
+	}
+	return "HTTP"
+}
+
+// requestAttrs appends the attributes the request span starts with.
+func requestAttrs(attrs []attribute.KeyValue, r *http.Request) []attribute.KeyValue {
+	m, known := method(r)
+	if known {
+		attrs = append(attrs, semconv.HTTPRequestMethodKey.String(m))
+	} else {
+		attrs = append(attrs, semconv.HTTPRequestMethodOther, semconv.HTTPRequestMethodOriginal(m))
+	}
+	attrs = append(attrs, semconv.URLFull(redactURL(r.URL)))
+	host, port := r.URL.Hostname(), r.URL.Port()
+	if host != "" {
+		attrs = append(attrs, semconv.ServerAddress(host))
+	}
+	if p := portNumber(port, r.URL.Scheme); p > 0 {
+		attrs = append(attrs, semconv.ServerPort(p))
+	}
+	return attrs
+}
+
+// portNumber returns the port, or the scheme's default port when it is
+// empty, or 0 if neither is known.
+func portNumber(port, scheme string) int {
+	if port == "" {
+		switch scheme {
+		case "http":
+			return 80
+		case "https":
+			return 443
+		}
+		return 0
+	}
+	p, err := strconv.Atoi(port)
+	if err != nil || p <= 0 || p > 65535 {
+		return 0
+	}
+	return p
+}
+
+// sensitiveQueryKeys are query parameters whose values are credentials.
+var sensitiveQueryKeys = []string{"AWSAccessKeyId", "Signature", "sig", "X-Goog-Signature"}
+
+// redactURL returns u as a string without its userinfo and with the values
+// of sensitive query parameters replaced by "REDACTED".
+func redactURL(u *url.URL) string {
+	if u.User == nil && !hasSensitiveQuery(u.RawQuery) {
+		return u.String()
+	}
+	c := *u
+	c.User = nil
+	c.RawQuery = redactQuery(u.RawQuery)
+	return c.String()
+}
+
+func hasSensitiveQuery(q string) bool {
+	if q == "" {
+		return false
+	}
+	for _, k := range sensitiveQueryKeys {
+		if strings.Contains(q, k) {
+			return true
+		}
+	}
+	return false
+}
+
+// redactQuery replaces the values of sensitive keys in the raw query q,
+// keeping the order and encoding of everything else. Keys are compared after
+// unescaping, so an encoded key is redacted too.
+func redactQuery(q string) string {
+	var b strings.Builder
+	b.Grow(len(q))
+	for i, part := range strings.Split(q, "&") {
+		if i > 0 {
+			b.WriteByte('&')
+		}
+		key, _, hasValue := strings.Cut(part, "=")
+		if k, err := url.QueryUnescape(key); err == nil && isSensitiveQueryKey(k) && hasValue {
+			b.WriteString(key)
+			b.WriteString("=" + redactedValue)
+			continue
+		}
+		b.WriteString(part)
+	}
+	return b.String()
+}
+
+func isSensitiveQueryKey(k string) bool {
+	for _, s := range sensitiveQueryKeys {
+		if k == s {
+			return true
+		}
+	}
+	return false
+}
+
+// protocolVersion returns network.protocol.version for a response.
+func protocolVersion(resp *http.Response) string {
+	switch {
+	case resp.ProtoMajor == 1 && resp.ProtoMinor == 1:
+		return "1.1"
+	case resp.ProtoMajor == 2:
+		return "2"
+	case resp.ProtoMajor == 1 && resp.ProtoMinor == 0:
+		return "1.0"
+	case resp.ProtoMajor == 3:
+		return "3"
+	}
+	return strconv.Itoa(resp.ProtoMajor) + "." + strconv.Itoa(resp.ProtoMinor)
+}
+
+// appendPeer appends the network.peer attributes of a "host:port".
+func appendPeer(attrs []attribute.KeyValue, addr string) []attribute.KeyValue {
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return append(attrs, semconv.NetworkPeerAddress(addr))
+	}
+	attrs = append(attrs, semconv.NetworkPeerAddress(host))
+	if p, err := strconv.Atoi(port); err == nil {
+		attrs = append(attrs, semconv.NetworkPeerPort(p))
+	}
+	return attrs
+}
+
+// appendAddr appends the address and port of a to attrs under the given
+// keys. It knows *net.TCPAddr and *net.UDPAddr; others are parsed.
+func appendAddr(attrs []attribute.KeyValue, a net.Addr, addrKey, portKey attribute.Key) []attribute.KeyValue {
+	switch a := a.(type) {
+	case *net.TCPAddr:
+		return append(attrs, addrKey.String(a.IP.String()), portKey.Int(a.Port))
+	case *net.UDPAddr:
+		return append(attrs, addrKey.String(a.IP.String()), portKey.Int(a.Port))
+	case nil:
+		return attrs
+	}
+	host, port, err := net.SplitHostPort(a.String())
+	if err != nil {
+		return append(attrs, addrKey.String(a.String()))
+	}
+	attrs = append(attrs, addrKey.String(host))
+	if p, err := strconv.Atoi(port); err == nil {
+		attrs = append(attrs, portKey.Int(p))
+	}
+	return attrs
+}
+
+// isIP reports whether host is an IP address rather than a name.
+func isIP(host string) bool {
+	_, err := netip.ParseAddr(host)
+	return err == nil
+}
+
+// networkType returns "ipv4" or "ipv6" for the host of addr, or "".
+func networkType(addr string) string {
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		host = addr
+	}
+	if strings.Contains(host, ":") {
+		return "ipv6"
+	}
+	if host != "" && host[0] >= '0' && host[0] <= '9' {
+		return "ipv4"
+	}
+	return ""
+}
+
+// networkTransport maps a Go network name to network.transport.
+func networkTransport(network string) string {
+	switch network {
+	case "tcp", "tcp4", "tcp6":
+		return "tcp"
+	case "udp", "udp4", "udp6":
+		return "udp"
+	case "unix", "unixgram", "unixpacket":
+		return "unix"
+	}
+	return network
+}
+
+// tlsAttrs appends the attributes of a successful handshake.
+func tlsAttrs(attrs []attribute.KeyValue, cs *tls.ConnectionState) []attribute.KeyValue {
+	attrs = append(attrs,
+		semconv.TLSProtocolNameKey.String("tls"),
+		semconv.TLSProtocolVersion(tlsVersion(cs.Version)),
+		semconv.TLSCipher(tls.CipherSuiteName(cs.CipherSuite)),
+		semconv.TLSResumed(cs.DidResume),
+	)
+	if cs.NegotiatedProtocol != "" {
+		attrs = append(attrs, semconv.TLSNextProtocol(cs.NegotiatedProtocol))
+	}
+	if cs.ServerName != "" {
+		attrs = append(attrs, semconv.ServerAddress(cs.ServerName))
+	}
+	if len(cs.PeerCertificates) > 0 {
+		leaf := cs.PeerCertificates[0]
+		attrs = append(attrs,
+			semconv.TLSServerSubject(leaf.Subject.String()),
+			semconv.TLSServerIssuer(leaf.Issuer.String()),
+			semconv.TLSServerNotAfter(leaf.NotAfter.UTC().Format("2006-01-02T15:04:05Z07:00")),
+		)
+	}
+	return attrs
+}
+
+// tlsVersion returns "1.3" for TLS 1.3 and so on.
+func tlsVersion(v uint16) string {
+	switch v {
+	case tls.VersionTLS10:
+		return "1.0"
+	case tls.VersionTLS11:
+		return "1.1"
+	case tls.VersionTLS12:
+		return "1.2"
+	case tls.VersionTLS13:
+		return "1.3"
+	}
+	return fmt.Sprintf("0x%04x", v)
+}
+
+// failureType returns the error.type of a failed round trip of req. When
+// the request's context is done, that is the cause, whatever error the
+// transport made of it (an http.Client timeout, for one, surfaces as
+// "net/http: request canceled").
+func failureType(err error, req *http.Request) string {
+	if req != nil {
+		ctx := req.Context()
+		if ctxErr := ctx.Err(); ctxErr != nil {
+			return errorType(ctxErr)
+		}
+		// The deadline may have passed a moment before its context
+		// says so: http.Client's own timer cancels the request then.
+		if deadline, ok := ctx.Deadline(); ok && !time.Now().Before(deadline) {
+			return "timeout"
+		}
+	}
+	return errorType(err)
+}
+
+// errorType returns the low-cardinality error.type of err. docs/spans.md
+// lists the values.
+func errorType(err error) string {
+	var (
+		dnsErr    *net.DNSError
+		netErr    net.Error
+		unknownCA x509.UnknownAuthorityError
+		hostErr   x509.HostnameError
+		certErr   x509.CertificateInvalidError
+		alertErr  tls.AlertError
+		recordErr tls.RecordHeaderError
+	)
+	switch {
+	case errors.Is(err, context.Canceled):
+		return "canceled"
+	case errors.Is(err, context.DeadlineExceeded):
+		return "timeout"
+	case errors.As(err, &dnsErr):
+		if dnsErr.IsNotFound {
+			return "dns_not_found"
+		}
+		if dnsErr.IsTimeout {
+			return "dns_timeout"
+		}
+		return "dns_error"
+	case errors.As(err, &unknownCA):
+		return "tls_unknown_authority"
+	case errors.As(err, &hostErr):
+		return "tls_hostname_mismatch"
+	case errors.As(err, &certErr):
+		return "tls_certificate_invalid"
+	case errors.As(err, &alertErr):
+		return "tls_alert"
+	case errors.As(err, &recordErr):
+		return "tls_record_header"
+	case errors.Is(err, syscall.ECONNREFUSED):
+		return "connection_refused"
+	case errors.Is(err, syscall.ECONNRESET):
+		return "connection_reset"
+	case errors.Is(err, syscall.EPIPE):
+		return "broken_pipe"
+	case errors.Is(err, syscall.ENETUNREACH), errors.Is(err, syscall.EHOSTUNREACH):
+		return "unreachable"
+	case errors.As(err, &netErr) && netErr.Timeout():
+		return "timeout"
+	case errors.Is(err, io.ErrUnexpectedEOF):
+		return "unexpected_eof"
+	case errors.Is(err, io.EOF):
+		return "eof"
+	}
+	return fmt.Sprintf("%T", err)
+}

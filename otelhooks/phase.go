@@ -1,0 +1,158 @@
+package otelhooks
+
+import (
+	"context"
+	"time"
+
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/codes"
+	semconv "go.opentelemetry.io/otel/semconv/v1.43.0"
+	"go.opentelemetry.io/otel/trace"
+)
+
+// phaseName names a phase as a span and as the pair of events that stand for
+// it under WithoutSubSpans.
+type phaseName struct {
+	span, start, done string
+}
+
+var (
+	getconnPhase = phaseName{"http.getconn", "http.getconn.start", "http.getconn.done"}
+	dnsPhase     = phaseName{"http.dns", "http.dns.start", "http.dns.done"}
+	connectPhase = phaseName{"http.connect", "http.connect.start", "http.connect.done"}
+	tlsPhase     = phaseName{"http.tls", "http.tls.start", "http.tls.done"}
+	sendPhase    = phaseName{"http.send", "http.send.start", "http.send.done"}
+	waitPhase    = phaseName{"http.wait", "http.wait.start", "http.wait.done"}
+	receivePhase = phaseName{"http.receive", "http.receive.start", "http.receive.done"}
+)
+
+// Point event names.
+const (
+	eventWroteHeaders   = "http.wrote_headers"
+	eventWait100        = "http.wait_100_continue"
+	eventGot100         = "http.got_100_continue"
+	eventInformational  = "http.informational_response"
+	eventFirstByte      = "http.first_response_byte"
+	eventPutIdleConn    = "http.put_idle_conn"
+	eventResend         = "http.resend"
+	errorTypeRetried    = "retried"
+	statusRetriedReason = "the request was retried on another connection"
+)
+
+// phase is one phase of a request: a child span while it is open, or, under
+// WithoutSubSpans, just the fact that its start event was added.
+// The request's mutex guards it.
+type phase struct {
+	name *phaseName
+	span trace.Span // nil under WithoutSubSpans
+	open bool
+}
+
+// start opens p, ending it first if it was still open, at the time at (now
+// if zero). In span mode the new span is a child of the span in parent, and
+// its context is returned; under WithoutSubSpans its start event carries
+// attrs, in span mode the span does.
+func (r *request) start(parent context.Context, p *phase, name *phaseName, at time.Time, attrs ...attribute.KeyValue) context.Context {
+	if p.open {
+		r.abandon(p)
+	}
+	p.name, p.open = name, true
+	if r.events {
+		r.addEvent(r.span, name.start, at, attrs)
+		return parent
+	}
+	var ctx context.Context
+	if at.IsZero() {
+		ctx, p.span = r.tracer.Start(parent, name.span)
+	} else {
+		ctx, p.span = r.tracer.Start(parent, name.span, trace.WithTimestamp(at))
+	}
+	if len(attrs) > 0 {
+		p.span.SetAttributes(attrs...)
+	}
+	return ctx
+}
+
+// end closes p at the time at (now if zero) with attrs, as failed if err is
+// not nil. It does nothing if p is not open.
+func (r *request) end(p *phase, err error, at time.Time, attrs ...attribute.KeyValue) {
+	if !p.open {
+		return
+	}
+	if err != nil {
+		attrs = append(attrs, semconv.ErrorTypeKey.String(errorType(err)))
+	}
+	r.close(p, at, err, "", attrs)
+}
+
+// fail closes p as failed with the given error.type and status description.
+func (r *request) fail(p *phase, errType, description string) {
+	if !p.open {
+		return
+	}
+	r.close(p, time.Time{}, nil, description, []attribute.KeyValue{semconv.ErrorTypeKey.String(errType)})
+}
+
+// abandon closes p, marked as abandoned: the request ended, or moved on,
+// before the phase did. Like fail, it leaves r's scratch attributes alone:
+// both run while a caller may be building attributes there.
+func (r *request) abandon(p *phase) {
+	if !p.open {
+		return
+	}
+	r.close(p, time.Time{}, nil, "", []attribute.KeyValue{abandonedKey.Bool(true)})
+}
+
+func (r *request) close(p *phase, at time.Time, err error, description string, attrs []attribute.KeyValue) {
+	p.open = false
+	if r.events {
+		switch {
+		case err != nil:
+			attrs = append(attrs, errorMessageKey.String(err.Error()))
+		case description != "":
+			attrs = append(attrs, errorMessageKey.String(description))
+		}
+		r.addEvent(r.span, p.name.done, at, attrs)
+		return
+	}
+	span := p.span
+	p.span = nil
+	if len(attrs) > 0 {
+		span.SetAttributes(attrs...)
+	}
+	switch {
+	case err != nil:
+		span.SetStatus(codes.Error, err.Error())
+	case description != "":
+		span.SetStatus(codes.Error, description)
+	}
+	if at.IsZero() {
+		span.End()
+	} else {
+		span.End(trace.WithTimestamp(at))
+	}
+}
+
+// addEvent adds an event at the time at (now if zero) with attrs to span.
+// The options go through r's own array, so that passing them allocates
+// nothing. r.mu must be held.
+func (r *request) addEvent(span trace.Span, name string, at time.Time, attrs []attribute.KeyValue) {
+	opts := r.eventOpts[:0]
+	if len(attrs) > 0 {
+		opts = append(opts, trace.WithAttributes(attrs...))
+	}
+	if !at.IsZero() {
+		opts = append(opts, trace.WithTimestamp(at))
+	}
+	span.AddEvent(name, opts...)
+}
+
+// pointEvent adds an event to the open phase p if there is one and phases
+// are spans, else to the request's span.
+func (r *request) pointEvent(p *phase, name string, attrs ...attribute.KeyValue) {
+	target := r.span
+	if p != nil && p.open && p.span != nil {
+		target = p.span
+	}
+	r.addEvent(target, name, time.Time{}, attrs)
+}

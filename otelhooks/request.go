@@ -1,0 +1,445 @@
+package otelhooks
+
+import (
+	"context"
+	"crypto/tls"
+	"net/http"
+	"net/textproto"
+	"strconv"
+	"sync"
+	"time"
+
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/codes"
+	semconv "go.opentelemetry.io/otel/semconv/v1.43.0"
+	"go.opentelemetry.io/otel/trace"
+
+	"github.com/wiretrace/wiretrace/clienttrace"
+)
+
+// request is the state of one traced round trip: the hooks net/http calls
+// and the spans they open and close. One allocation holds it all; it is
+// never shared with another request.
+//
+// Hooks run on net/http's goroutines, concurrently, and possibly after the
+// request ended; mu serializes them, and once done is set every hook
+// returns at once.
+type request struct {
+	cfg    *config
+	tracer trace.Tracer
+	// parent is the context the phases start under: the request span's,
+	// or the caller's.
+	parent context.Context
+	// span is the request span, or the caller's span when this request
+	// has none of its own; events go there.
+	span     trace.Span
+	ownsSpan bool
+	events   bool
+	// lifecycle is whether a transport of this package runs the request,
+	// so that RoundTripDone and BodyDone are sure to come.
+	lifecycle bool
+
+	trace clienttrace.ClientTrace
+
+	mu         sync.Mutex
+	done       bool
+	attempts   int // GetConn calls: 1 + retries
+	getconn    phase
+	getconnCtx context.Context
+	dns        phase
+	tls        phase
+	send       phase
+	wait       phase
+	receive    phase
+	firstByte  time.Time
+	connects   []connectAttempt
+	connectBuf [2]connectAttempt
+	scratch    [10]attribute.KeyValue
+	eventOpts  [2]trace.EventOption
+}
+
+// connectAttempt is one dial: ConnectStart to ConnectDone.
+type connectAttempt struct {
+	phase
+	network, addr string
+	// connected is whether the dial succeeded. Its span stays open until
+	// GotConn says whether this attempt's connection is the one used.
+	connected bool
+	doneAt    time.Time
+}
+
+// newRequest returns the state of a round trip whose phases start under
+// parent, whose events go to span, and installs its hooks in r.trace.
+//
+// With req known (a transport of this package runs it), hooks that cannot
+// fire for it are left out: net/http calls no DNS hook for an IP address, and
+// no Wait100Continue without "Expect: 100-continue".
+func newRequest(parent context.Context, cfg *config, tracer trace.Tracer, span trace.Span, ownsSpan bool, req *http.Request) *request {
+	r := &request{
+		cfg:       cfg,
+		tracer:    tracer,
+		parent:    parent,
+		span:      span,
+		ownsSpan:  ownsSpan,
+		events:    cfg.noSubSpans,
+		lifecycle: req != nil,
+	}
+	r.connects = r.connectBuf[:0]
+	r.trace = clienttrace.ClientTrace{
+		GetConn:              r.getConn,
+		GotConn:              r.gotConn,
+		PutIdleConn:          r.putIdleConn,
+		GotFirstResponseByte: r.gotFirstResponseByte,
+		Got1xxResponse:       r.got1xxResponse,
+		ConnectStart:         r.connectStart,
+		ConnectDone:          r.connectDone,
+		TLSHandshakeStart:    r.tlsHandshakeStart,
+		TLSHandshakeDone:     r.tlsHandshakeDone,
+		WroteHeaders:         r.wroteHeaders,
+		WroteRequest:         r.wroteRequest,
+		RoundTripDone:        r.roundTripDone,
+		BodyDone:             r.bodyDone,
+	}
+	// Each hook costs an allocation: set only those that can fire.
+	if req == nil || !isIP(req.URL.Hostname()) {
+		r.trace.DNSStart, r.trace.DNSDone = r.dnsStart, r.dnsDone
+	}
+	if req == nil || req.Header.Get("Expect") == "100-continue" {
+		r.trace.Wait100Continue, r.trace.Got100Continue = r.wait100Continue, r.got100Continue
+	}
+	return r
+}
+
+// attrs returns an empty slice backed by r's scratch array. r.mu must be
+// held, and the slice used before it is released.
+func (r *request) attrs() []attribute.KeyValue { return r.scratch[:0] }
+
+// lock locks r and reports whether the request is still going on. If it
+// returns false, r is unlocked again.
+func (r *request) lock() bool {
+	r.mu.Lock()
+	if r.done {
+		r.mu.Unlock()
+		return false
+	}
+	return true
+}
+
+func (r *request) getConn(string) {
+	if !r.lock() {
+		return
+	}
+	defer r.mu.Unlock()
+	r.attempts++
+	if r.attempts > 1 {
+		// net/http is retrying: what the last attempt left open failed.
+		for _, p := range []*phase{&r.getconn, &r.send, &r.wait} {
+			r.fail(p, errorTypeRetried, statusRetriedReason)
+		}
+		r.pointEvent(nil, eventResend, semconv.HTTPRequestResendCount(r.attempts-1))
+	}
+	r.getconnCtx = r.start(r.parent, &r.getconn, &getconnPhase, time.Time{})
+}
+
+func (r *request) gotConn(info clienttrace.GotConnInfo) {
+	if !r.lock() {
+		return
+	}
+	defer r.mu.Unlock()
+	r.settleConnects(info)
+
+	attrs := r.attrs()
+	if info.Conn != nil {
+		attrs = append(attrs, r.cfg.addrs.lookup(info.Conn)...)
+	}
+	attrs = append(attrs, connReusedKey.Bool(info.Reused), connWasIdleKey.Bool(info.WasIdle))
+	if info.WasIdle {
+		attrs = append(attrs, connIdleTimeKey.Float64(info.IdleTime.Seconds()))
+	}
+	r.end(&r.getconn, nil, time.Time{}, attrs...)
+	r.start(r.parent, &r.send, &sendPhase, time.Time{})
+}
+
+// settleConnects ends the dials that succeeded, now that GotConn tells which
+// connection the request uses: the attempt to its remote address won.
+func (r *request) settleConnects(info clienttrace.GotConnInfo) {
+	remote := ""
+	if !info.Reused && info.Conn != nil && info.Conn.RemoteAddr() != nil {
+		remote = info.Conn.RemoteAddr().String()
+	}
+	for i := range r.connects {
+		c := &r.connects[i]
+		if !c.connected || !c.open {
+			continue
+		}
+		won := remote != "" && c.addr == remote
+		if won {
+			remote = "" // one winner, even with two dials to the same address
+		}
+		r.end(&c.phase, nil, c.doneAt, append(r.attrs(), connectWinnerKey.Bool(won))...)
+	}
+}
+
+func (r *request) putIdleConn(err error) {
+	if !r.lock() {
+		return
+	}
+	defer r.mu.Unlock()
+	if err == nil {
+		r.pointEvent(nil, eventPutIdleConn)
+		return
+	}
+	// A pool error is not a request error: the response was delivered.
+	r.pointEvent(nil, eventPutIdleConn, errorMessageKey.String(err.Error()))
+}
+
+func (r *request) dnsStart(info clienttrace.DNSStartInfo) {
+	if !r.lock() {
+		return
+	}
+	defer r.mu.Unlock()
+	r.start(r.phaseParent(), &r.dns, &dnsPhase, time.Time{}, semconv.DNSQuestionName(info.Host))
+}
+
+func (r *request) dnsDone(info clienttrace.DNSDoneInfo) {
+	if !r.lock() {
+		return
+	}
+	defer r.mu.Unlock()
+	attrs := r.attrs()
+	if info.Err == nil {
+		answers := make([]string, len(info.Addrs))
+		for i, a := range info.Addrs {
+			answers[i] = a.String()
+		}
+		attrs = append(attrs, semconv.DNSAnswers(answers...))
+	}
+	attrs = append(attrs, dnsCoalescedKey.Bool(info.Coalesced))
+	r.end(&r.dns, info.Err, time.Time{}, attrs...)
+}
+
+// phaseParent is the context the connection's phases start under: the
+// getconn span's, or the request's if there is none.
+func (r *request) phaseParent() context.Context {
+	if r.getconnCtx != nil {
+		return r.getconnCtx
+	}
+	return r.parent
+}
+
+func (r *request) connectStart(network, addr string) {
+	if !r.lock() {
+		return
+	}
+	defer r.mu.Unlock()
+	r.connects = append(r.connects, connectAttempt{network: network, addr: addr})
+	c := &r.connects[len(r.connects)-1]
+	attrs := r.attrs()
+	attrs = append(attrs, semconv.NetworkTransportKey.String(networkTransport(network)))
+	if t := networkType(addr); t != "" {
+		attrs = append(attrs, semconv.NetworkTypeKey.String(t))
+	}
+	attrs = appendPeer(attrs, addr)
+	r.start(r.phaseParent(), &c.phase, &connectPhase, time.Time{}, attrs...)
+}
+
+func (r *request) connectDone(network, addr string, err error) {
+	if !r.lock() {
+		return
+	}
+	defer r.mu.Unlock()
+	// Match the oldest open attempt to this address: parallel attempts,
+	// even to one address, each have their own phase.
+	for i := range r.connects {
+		c := &r.connects[i]
+		if !c.open || c.connected || c.network != network || c.addr != addr {
+			continue
+		}
+		if err != nil || r.events {
+			r.end(&c.phase, err, time.Time{})
+			return
+		}
+		c.connected, c.doneAt = true, time.Now()
+		return
+	}
+}
+
+func (r *request) tlsHandshakeStart() {
+	if !r.lock() {
+		return
+	}
+	defer r.mu.Unlock()
+	r.start(r.phaseParent(), &r.tls, &tlsPhase, time.Time{})
+}
+
+func (r *request) tlsHandshakeDone(cs tls.ConnectionState, err error) {
+	if !r.lock() {
+		return
+	}
+	defer r.mu.Unlock()
+	if err != nil {
+		r.end(&r.tls, err, time.Time{})
+		return
+	}
+	r.end(&r.tls, nil, time.Time{}, tlsAttrs(r.attrs(), &cs)...)
+}
+
+func (r *request) wroteHeaders() {
+	if !r.lock() {
+		return
+	}
+	defer r.mu.Unlock()
+	r.pointEvent(&r.send, eventWroteHeaders)
+}
+
+func (r *request) wait100Continue() {
+	if !r.lock() {
+		return
+	}
+	defer r.mu.Unlock()
+	r.pointEvent(&r.send, eventWait100)
+}
+
+// got100Continue runs before net/http lets the body go, so the event
+// lands on http.send; Got1xxResponse for the same "100 Continue" comes after.
+func (r *request) got100Continue() {
+	if !r.lock() {
+		return
+	}
+	defer r.mu.Unlock()
+	r.pointEvent(&r.send, eventGot100)
+}
+
+func (r *request) wroteRequest(info clienttrace.WroteRequestInfo) {
+	if !r.lock() {
+		return
+	}
+	defer r.mu.Unlock()
+	r.end(&r.send, info.Err, time.Time{})
+	if info.Err == nil {
+		r.start(r.parent, &r.wait, &waitPhase, time.Time{})
+	}
+}
+
+func (r *request) gotFirstResponseByte() {
+	if !r.lock() {
+		return
+	}
+	defer r.mu.Unlock()
+	r.firstByte = time.Now()
+	r.end(&r.wait, nil, time.Time{})
+	if r.events {
+		// With spans, the first byte is where http.wait ends and
+		// http.receive starts; as events, it gets one of its own.
+		r.pointEvent(nil, eventFirstByte)
+	}
+	if r.lifecycle {
+		// The body's end is sure to be reported: receive starts now.
+		r.start(r.parent, &r.receive, &receivePhase, time.Time{})
+	}
+}
+
+func (r *request) got1xxResponse(code int, header textproto.MIMEHeader) error {
+	if !r.lock() {
+		return nil
+	}
+	defer r.mu.Unlock()
+	attrs := append(r.attrs(), semconv.HTTPResponseStatusCode(code))
+	attrs = appendHeaders(attrs, r.cfg.respHeaders, http.Header(header))
+	r.pointEvent(nil, eventInformational, attrs...)
+	return nil
+}
+
+func (r *request) roundTripDone(info clienttrace.RoundTripDoneInfo) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.done {
+		return
+	}
+	if info.Err != nil {
+		r.finish(info.Err, failureType(info.Err, info.Request), nil)
+		return
+	}
+	if r.ownsSpan {
+		r.recordResponse(info.Response)
+	}
+	if !r.receive.open {
+		// Without a transport of this package, receive could not start
+		// at the first byte: nothing was sure to end it.
+		r.start(r.parent, &r.receive, &receivePhase, r.firstByte)
+	}
+}
+
+// recordResponse sets the response's attributes on the request span.
+func (r *request) recordResponse(resp *http.Response) {
+	attrs := append(r.attrs(),
+		semconv.HTTPResponseStatusCode(resp.StatusCode),
+		semconv.NetworkProtocolVersion(protocolVersion(resp)),
+	)
+	if r.attempts > 1 {
+		attrs = append(attrs, semconv.HTTPRequestResendCount(r.attempts-1))
+	}
+	if resp.StatusCode >= 400 {
+		attrs = append(attrs, semconv.ErrorTypeKey.String(strconv.Itoa(resp.StatusCode)))
+		r.span.SetStatus(codes.Error, "")
+	}
+	attrs = appendHeaders(attrs, r.cfg.respHeaders, resp.Header)
+	r.span.SetAttributes(attrs...)
+}
+
+func (r *request) bodyDone(info clienttrace.BodyDoneInfo) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.done {
+		return
+	}
+	attrs := append(r.attrs(),
+		semconv.HTTPResponseBodySize(int(info.BytesRead)),
+		bodyDoneKey.String(info.Reason.String()),
+	)
+	var err error
+	if info.Reason == clienttrace.BodyReadError {
+		err = info.Err
+	}
+	r.end(&r.receive, err, time.Time{}, attrs...)
+	r.finish(nil, "", &info)
+}
+
+// finish ends every phase still open and the request span, and makes r
+// ignore every later hook. err is the round trip's error, if it failed, and
+// errType its error.type; body is how the body ended, if it did. r.mu must
+// be held.
+func (r *request) finish(err error, errType string, body *clienttrace.BodyDoneInfo) {
+	r.done = true
+	for i := range r.connects {
+		c := &r.connects[i]
+		if c.connected && c.open {
+			r.end(&c.phase, nil, c.doneAt, append(r.attrs(), connectWinnerKey.Bool(false))...)
+		}
+		r.abandon(&c.phase)
+	}
+	r.abandon(&r.dns)
+	r.abandon(&r.tls)
+	for _, p := range []*phase{&r.getconn, &r.send, &r.wait} {
+		if err != nil && p.open {
+			r.close(p, time.Time{}, err, "", append(r.attrs(), semconv.ErrorTypeKey.String(errType)))
+		}
+		r.abandon(p)
+	}
+	r.abandon(&r.receive)
+	if !r.ownsSpan {
+		return
+	}
+	if err != nil {
+		attrs := append(r.attrs(), semconv.ErrorTypeKey.String(errType))
+		if r.attempts > 1 {
+			attrs = append(attrs, semconv.HTTPRequestResendCount(r.attempts-1))
+		}
+		r.span.SetAttributes(attrs...)
+		r.span.SetStatus(codes.Error, err.Error())
+	}
+	if body != nil {
+		r.span.SetAttributes(append(r.attrs(), semconv.HTTPResponseBodySize(int(body.BytesRead)))...)
+	}
+	r.span.End()
+}

@@ -1,0 +1,138 @@
+package otelhooks
+
+import (
+	"context"
+	"errors"
+	"net/http"
+
+	"go.opentelemetry.io/otel"
+	semconv "go.opentelemetry.io/otel/semconv/v1.43.0"
+	"go.opentelemetry.io/otel/trace"
+
+	"github.com/wiretrace/wiretrace/clienttrace"
+	"github.com/wiretrace/wiretrace/propagation"
+)
+
+// ScopeName is the instrumentation scope name of the spans this package
+// creates: its import path.
+const ScopeName = "github.com/wiretrace/wiretrace/otelhooks"
+
+var errNilRequest = errors.New("otelhooks: nil *http.Request")
+
+// NewTransport returns an [http.RoundTripper] that traces each round trip
+// through base, or through [http.DefaultTransport] if base is nil.
+//
+// For each request it starts a client span named after the method (see
+// [WithSpanNameFormatter]) under the span in the request's context, injects
+// that span's context into the outgoing request with the propagation
+// package, and records every phase net/http reports as a child span of it
+// (or as events, with [WithoutSubSpans]). The request span and all its
+// phases end when the response body is read to the end, fails, or is
+// closed, or when the round trip fails: a body that is never closed keeps
+// them open, as it keeps the connection.
+//
+// When the request span is not recording (its trace is not sampled), no
+// hook is installed and nothing is recorded; the context is still
+// propagated. Requests that a [WithFilter] filter rejects are sent as they
+// are.
+//
+// The caller's request is never modified: the transport sends a copy with
+// its own context and headers. It is safe for concurrent use, and forwards
+// CloseIdleConnections to base if base has it.
+func NewTransport(base http.RoundTripper, opts ...Option) http.RoundTripper {
+	if base == nil {
+		base = http.DefaultTransport
+	}
+	cfg := newConfig(opts)
+	t := &transport{
+		base:      base,
+		lifecycle: clienttrace.NewTransport(base),
+		cfg:       cfg,
+		prop:      propagation.New(cfg.propOpts...),
+	}
+	if cfg.provider != nil {
+		t.tracer = newTracer(cfg.provider)
+	}
+	return t
+}
+
+type transport struct {
+	base      http.RoundTripper
+	lifecycle http.RoundTripper // base, wrapped to report the lifecycle hooks
+	cfg       *config
+	prop      *propagation.Propagator
+	tracer    trace.Tracer // nil: resolved per request
+}
+
+var _ http.RoundTripper = (*transport)(nil)
+
+func (t *transport) RoundTrip(req *http.Request) (*http.Response, error) {
+	if req == nil {
+		return nil, errNilRequest
+	}
+	if req.URL == nil || !t.cfg.traced(req) {
+		return t.base.RoundTrip(req)
+	}
+	ctx := req.Context()
+	tracer := t.tracerFor(ctx)
+
+	if t.cfg.noRequestSpan {
+		parent := trace.SpanFromContext(ctx)
+		if !parent.IsRecording() {
+			return t.base.RoundTrip(t.prop.Clone(ctx, req))
+		}
+		r := newRequest(ctx, t.cfg, tracer, parent, false, req)
+		ctx = clienttrace.WithClientTrace(ctx, &r.trace)
+		return t.lifecycle.RoundTrip(t.prop.Clone(ctx, req))
+	}
+
+	// The request's attributes are set once the span is known to record:
+	// a request that is not sampled builds none of them.
+	ctx, span := tracer.Start(ctx, t.cfg.spanName(req), clientSpan...)
+	if !span.IsRecording() {
+		return t.base.RoundTrip(t.prop.Clone(ctx, req))
+	}
+	r := newRequest(ctx, t.cfg, tracer, span, true, req)
+	attrs := requestAttrs(r.attrs(), req)
+	attrs = appendHeaders(attrs, t.cfg.reqHeaders, req.Header)
+	span.SetAttributes(attrs...)
+	ctx = clienttrace.WithClientTrace(ctx, &r.trace)
+	return t.lifecycle.RoundTrip(t.prop.Clone(ctx, req))
+}
+
+// CloseIdleConnections calls base's CloseIdleConnections, if it has one.
+func (t *transport) CloseIdleConnections() {
+	if ci, ok := t.base.(interface{ CloseIdleConnections() }); ok {
+		ci.CloseIdleConnections()
+	}
+}
+
+// tracerFor returns the configured tracer, or one from the provider of the
+// span in ctx if it is valid, or from the global provider.
+func (t *transport) tracerFor(ctx context.Context) trace.Tracer {
+	if t.tracer != nil {
+		return t.tracer
+	}
+	return tracerFor(ctx)
+}
+
+func tracerFor(ctx context.Context) trace.Tracer {
+	if span := trace.SpanFromContext(ctx); span.SpanContext().IsValid() {
+		return newTracer(span.TracerProvider())
+	}
+	return newTracer(otel.GetTracerProvider())
+}
+
+// clientSpan are the options of every request span, built once.
+var clientSpan = []trace.SpanStartOption{trace.WithSpanKind(trace.SpanKindClient)}
+
+// tracerOptions are built once, so that asking a provider for the tracer
+// allocates nothing.
+var tracerOptions = []trace.TracerOption{
+	trace.WithInstrumentationVersion(Version()),
+	trace.WithSchemaURL(semconv.SchemaURL),
+}
+
+func newTracer(tp trace.TracerProvider) trace.Tracer {
+	return tp.Tracer(ScopeName, tracerOptions...)
+}
