@@ -105,7 +105,7 @@ func discardLogger() *log.Logger { return log.New(io.Discard, "", 0) }
 func TestTransportCanceledWhileWaiting(t *testing.T) {
 	e := newEnv(t)
 	arrived, release := make(chan struct{}), make(chan struct{})
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	srv := httptest.NewServer(http.HandlerFunc(func(_ http.ResponseWriter, r *http.Request) {
 		close(arrived)
 		select {
 		case <-release:
@@ -142,7 +142,7 @@ func TestTransportCanceledWhileWaiting(t *testing.T) {
 func TestTransportClientTimeout(t *testing.T) {
 	e := newEnv(t)
 	release := make(chan struct{})
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	srv := httptest.NewServer(http.HandlerFunc(func(_ http.ResponseWriter, r *http.Request) {
 		select {
 		case <-release:
 		case <-r.Context().Done():

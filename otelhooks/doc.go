@@ -1,0 +1,77 @@
+/*
+Package otelhooks records where the time of each HTTP client request goes, as
+OpenTelemetry spans.
+
+Wrap a client's transport with [NewTransport]. Every round trip gets a client
+span named after its method, under the span in the request's context, and one
+child span per phase that net/http reports:
+
+	GET                       the request, kind Client
+	├─ http.getconn           waiting for a connection, new or pooled
+	│  ├─ http.dns            resolving the host name
+	│  ├─ http.connect        each dial attempt, parallel ones included
+	│  └─ http.tls            the TLS handshake
+	├─ http.send              writing the headers and the body
+	├─ http.wait              waiting for the first response byte
+	└─ http.receive           reading the body, until it is done
+
+The spans follow the OpenTelemetry semantic conventions for HTTP clients where
+they have names, and use the "wiretrace." namespace where they do not;
+docs/spans.md in the repository lists every span, event and attribute.
+
+# Using the transport
+
+	client := &http.Client{Transport: otelhooks.NewTransport(nil)}
+	req, _ := http.NewRequestWithContext(ctx, "GET", url, nil)
+	resp, err := client.Do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close() // ends the request span
+
+The request span and its phases end when the response body is read to the
+end, fails, or is closed, or when the round trip fails, whichever comes
+first, so that the request span covers the whole exchange. A body that is
+never closed keeps its spans open, as it keeps its connection.
+
+The transport injects the request span's context into the outgoing request
+with the [github.com/wiretrace/wiretrace/propagation] package: a server that
+extracts it continues the same trace, even when the application never set a
+global propagator.
+
+# Options
+
+Options follow the OpenTelemetry style: [WithTracerProvider] and
+[WithPropagators] choose the provider and the propagator (by default, the
+provider of the span in the request's context, else the global one);
+[WithoutSubSpans] turns the phases into events on the request span;
+[WithRequestHeaders] and [WithResponseHeaders] record headers, which are off by
+default and always redacted for credentials; [WithSpanNameFormatter] and
+[WithFilter] name and select the requests.
+
+# Cost
+
+A request whose trace is not sampled gets no hooks and no attributes; only its
+context is propagated. A sampled one costs one allocation for all of its
+state, one per hook that can fire for it (net/http takes each hook as a
+function value), and what the SDK needs for each span.
+
+# Under another instrumentation
+
+[NewClientTrace] returns the hooks alone, to record the phases under a span
+the caller started. [WithoutRequestSpan] does the same inside the transport,
+which puts the phases under the client span of an otelhttp.Transport wrapped
+around it:
+
+	client := &http.Client{Transport: otelhttp.NewTransport(
+		otelhooks.NewTransport(nil, otelhooks.WithoutRequestSpan()))}
+
+# Concurrency and late events
+
+net/http calls the hooks on its own goroutines, concurrently, and may call
+some after the request ended: a dial can outlive the request that started it.
+Each request's state is its own and is guarded; once the request has ended,
+later hooks are ignored, so no span is started that would stay open and no
+event reaches another request's spans.
+*/
+package otelhooks
