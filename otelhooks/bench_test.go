@@ -7,6 +7,7 @@ import (
 	"net/http/httptest"
 	"testing"
 
+	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	"go.opentelemetry.io/otel/trace"
 
@@ -32,6 +33,8 @@ func BenchmarkKeepAliveGET(b *testing.B) {
 	defer base.CloseIdleConnections()
 
 	sampled := sdktrace.NewTracerProvider(sdktrace.WithSampler(sdktrace.AlwaysSample()), sdktrace.WithSpanProcessor(discard{}))
+	metered := sdkmetric.NewMeterProvider(sdkmetric.WithReader(sdkmetric.NewManualReader()))
+	defer func() { _ = metered.Shutdown(context.Background()) }()
 	unsampled := sdktrace.NewTracerProvider(sdktrace.WithSampler(sdktrace.ParentBased(sdktrace.NeverSample())), sdktrace.WithSpanProcessor(discard{}))
 
 	variants := []struct {
@@ -43,6 +46,8 @@ func BenchmarkKeepAliveGET(b *testing.B) {
 		{"variant=subspans", otelhooks.NewTransport(base, otelhooks.WithTracerProvider(sampled)), sampled},
 		{"variant=events", otelhooks.NewTransport(base, otelhooks.WithTracerProvider(sampled), otelhooks.WithoutSubSpans()), sampled},
 		{"variant=unsampled", otelhooks.NewTransport(base, otelhooks.WithTracerProvider(unsampled)), unsampled},
+		{"variant=subspans+metrics", otelhooks.NewTransport(base, otelhooks.WithTracerProvider(sampled), otelhooks.WithMeterProvider(metered)), sampled},
+		{"variant=unsampled+metrics", otelhooks.NewTransport(base, otelhooks.WithTracerProvider(unsampled), otelhooks.WithMeterProvider(metered)), unsampled},
 	}
 	for _, v := range variants {
 		b.Run(v.name, func(b *testing.B) {

@@ -6,6 +6,7 @@ import (
 	"strings"
 
 	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/metric"
 	otelprop "go.opentelemetry.io/otel/propagation"
 	"go.opentelemetry.io/otel/trace"
 
@@ -24,6 +25,8 @@ type config struct {
 	redacted        []string
 	spanName        func(*http.Request) string
 	filters         []func(*http.Request) bool
+	meterProvider   metric.MeterProvider
+	noMetrics       bool
 
 	// Resolved by newConfig.
 	reqHeaders  []headerKey
@@ -66,6 +69,19 @@ func newConfig(opts []Option) *config {
 // otelhttp does.
 func WithTracerProvider(tp trace.TracerProvider) Option {
 	return optionFunc(func(c *config) { c.provider = tp })
+}
+
+// WithMeterProvider sets the provider of the meter that records the HTTP
+// client metrics (docs/metrics.md). Without it, or with nil, the global
+// provider is used, which records nothing until the application sets one.
+func WithMeterProvider(mp metric.MeterProvider) Option {
+	return optionFunc(func(c *config) { c.meterProvider = mp })
+}
+
+// WithoutMetrics turns the metrics of NewTransport off, whatever the meter
+// provider. Without it, metrics are recorded when the provider records them.
+func WithoutMetrics() Option {
+	return optionFunc(func(c *config) { c.noMetrics = true })
 }
 
 // WithPropagators sets the propagator that injects the request span's

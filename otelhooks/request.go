@@ -38,6 +38,9 @@ type request struct {
 	// lifecycle is whether a transport of this package runs the request,
 	// so that RoundTripDone and BodyDone are sure to come.
 	lifecycle bool
+	// recording is whether there are spans to record into; if not, only
+	// metrics are, and only their hooks are installed.
+	recording bool
 
 	trace clienttrace.ClientTrace
 
@@ -56,6 +59,9 @@ type request struct {
 	connectBuf [2]connectAttempt
 	scratch    [10]attribute.KeyValue
 	eventOpts  [2]trace.EventOption
+	meter      *requestMeter // nil: not metered
+	// conn is the request's connection, if InstrumentDialer made it.
+	conn *instrumentedConn
 }
 
 // connectAttempt is one dial: ConnectStart to ConnectDone.
@@ -69,11 +75,14 @@ type connectAttempt struct {
 }
 
 // newRequest returns the state of a round trip whose phases start under
-// parent, whose events go to span, and installs its hooks in r.trace.
+// parent, whose events go to span, and installs its hooks in r.trace. A nil
+// span records no spans: the request is only metered, and gets only the
+// hooks the metrics need.
 //
-// With req known (a transport of this package runs it), hooks that cannot
-// fire for it are left out: net/http calls no DNS hook for an IP address, and
-// no Wait100Continue without "Expect: 100-continue".
+// Each hook costs an allocation, so hooks that cannot fire are left out:
+// with req known (a transport of this package runs it), net/http calls no DNS
+// hook for an IP address, and no 100-continue hook without "Expect:
+// 100-continue".
 func newRequest(parent context.Context, cfg *config, tracer trace.Tracer, span trace.Span, ownsSpan bool, req *http.Request) *request {
 	r := &request{
 		cfg:       cfg,
@@ -83,6 +92,20 @@ func newRequest(parent context.Context, cfg *config, tracer trace.Tracer, span t
 		ownsSpan:  ownsSpan,
 		events:    cfg.noSubSpans,
 		lifecycle: req != nil,
+		recording: span != nil,
+	}
+	dns := req == nil || !isIP(req.URL.Hostname())
+	if !r.recording {
+		r.trace = clienttrace.ClientTrace{
+			GetConn:       r.getConn,
+			GotConn:       r.gotConn,
+			RoundTripDone: r.roundTripDone,
+			BodyDone:      r.bodyDone,
+		}
+		if dns {
+			r.trace.DNSStart, r.trace.DNSDone = r.dnsStart, r.dnsDone
+		}
+		return r
 	}
 	r.connects = r.connectBuf[:0]
 	r.trace = clienttrace.ClientTrace{
@@ -100,8 +123,7 @@ func newRequest(parent context.Context, cfg *config, tracer trace.Tracer, span t
 		RoundTripDone:        r.roundTripDone,
 		BodyDone:             r.bodyDone,
 	}
-	// Each hook costs an allocation: set only those that can fire.
-	if req == nil || !isIP(req.URL.Hostname()) {
+	if dns {
 		r.trace.DNSStart, r.trace.DNSDone = r.dnsStart, r.dnsDone
 	}
 	if req == nil || req.Header.Get("Expect") == "100-continue" {
@@ -130,7 +152,11 @@ func (r *request) getConn(string) {
 		return
 	}
 	defer r.mu.Unlock()
+	r.meter.getConn()
 	r.attempts++
+	if !r.recording {
+		return
+	}
 	if r.attempts > 1 {
 		// net/http is retrying: what the last attempt left open failed.
 		for _, p := range []*phase{&r.getconn, &r.send, &r.wait} {
@@ -146,6 +172,18 @@ func (r *request) gotConn(info clienttrace.GotConnInfo) {
 		return
 	}
 	defer r.mu.Unlock()
+	r.meter.gotConn()
+	if ic := instrumentedConnOf(info.Conn); ic != nil {
+		// A retry's second connection replaces the first.
+		if r.conn != nil {
+			r.conn.release()
+		}
+		r.conn = ic
+		ic.acquire()
+	}
+	if !r.recording {
+		return
+	}
 	r.settleConnects(info)
 
 	attrs := r.attrs()
@@ -198,7 +236,10 @@ func (r *request) dnsStart(info clienttrace.DNSStartInfo) {
 		return
 	}
 	defer r.mu.Unlock()
-	r.start(r.phaseParent(), &r.dns, &dnsPhase, time.Time{}, semconv.DNSQuestionName(info.Host))
+	r.meter.dnsStarted(info.Host)
+	if r.recording {
+		r.start(r.phaseParent(), &r.dns, &dnsPhase, time.Time{}, semconv.DNSQuestionName(info.Host))
+	}
 }
 
 func (r *request) dnsDone(info clienttrace.DNSDoneInfo) {
@@ -206,6 +247,10 @@ func (r *request) dnsDone(info clienttrace.DNSDoneInfo) {
 		return
 	}
 	defer r.mu.Unlock()
+	r.meter.dnsDone(info.Err)
+	if !r.recording {
+		return
+	}
 	attrs := r.attrs()
 	if info.Err == nil {
 		answers := make([]string, len(info.Addrs))
@@ -360,6 +405,10 @@ func (r *request) roundTripDone(info clienttrace.RoundTripDoneInfo) {
 		r.finish(info.Err, failureType(info.Err, info.Request), nil)
 		return
 	}
+	r.meter.response(info.Response)
+	if !r.recording {
+		return
+	}
 	if r.ownsSpan {
 		r.recordResponse(info.Response)
 	}
@@ -393,24 +442,47 @@ func (r *request) bodyDone(info clienttrace.BodyDoneInfo) {
 	if r.done {
 		return
 	}
-	attrs := append(r.attrs(),
-		semconv.HTTPResponseBodySize(int(info.BytesRead)),
-		bodyDoneKey.String(info.Reason.String()),
-	)
-	var err error
-	if info.Reason == clienttrace.BodyReadError {
-		err = info.Err
+	if r.recording {
+		attrs := append(r.attrs(),
+			semconv.HTTPResponseBodySize(int(info.BytesRead)),
+			bodyDoneKey.String(info.Reason.String()),
+		)
+		var err error
+		if info.Reason == clienttrace.BodyReadError {
+			err = info.Err
+		}
+		r.end(&r.receive, err, time.Time{}, attrs...)
 	}
-	r.end(&r.receive, err, time.Time{}, attrs...)
 	r.finish(nil, "", &info)
 }
 
-// finish ends every phase still open and the request span, and makes r
-// ignore every later hook. err is the round trip's error, if it failed, and
-// errType its error.type; body is how the body ended, if it did. r.mu must
-// be held.
+// finish ends every phase still open and the request span, records the
+// request's metrics, and makes r ignore every later hook. err is the round
+// trip's error, if it failed, and errType its error.type; body is how the
+// body ended, if it did. r.mu must be held.
 func (r *request) finish(err error, errType string, body *clienttrace.BodyDoneInfo) {
 	r.done = true
+	var bodySize int64
+	meterErr := errType
+	if body != nil {
+		bodySize = body.BytesRead
+		if body.Reason == clienttrace.BodyReadError {
+			meterErr = errorType(body.Err)
+		}
+	}
+	r.meter.end(meterErr, bodySize)
+	var facts *connFacts
+	if r.conn != nil {
+		if r.recording && r.ownsSpan {
+			facts = r.conn.facts()
+		}
+		r.conn.release()
+		r.conn = nil
+	}
+	if !r.recording {
+		return
+	}
+
 	for i := range r.connects {
 		c := &r.connects[i]
 		if c.connected && c.open {
@@ -430,16 +502,22 @@ func (r *request) finish(err error, errType string, body *clienttrace.BodyDoneIn
 	if !r.ownsSpan {
 		return
 	}
+	attrs := r.attrs()
 	if err != nil {
-		attrs := append(r.attrs(), semconv.ErrorTypeKey.String(errType))
+		attrs = append(attrs, semconv.ErrorTypeKey.String(errType))
 		if r.attempts > 1 {
 			attrs = append(attrs, semconv.HTTPRequestResendCount(r.attempts-1))
 		}
-		r.span.SetAttributes(attrs...)
 		r.span.SetStatus(codes.Error, err.Error())
 	}
 	if body != nil {
-		r.span.SetAttributes(append(r.attrs(), semconv.HTTPResponseBodySize(int(body.BytesRead)))...)
+		attrs = append(attrs, semconv.HTTPResponseBodySize(int(body.BytesRead)))
+	}
+	if facts != nil {
+		attrs = appendFacts(attrs, facts)
+	}
+	if len(attrs) > 0 {
+		r.span.SetAttributes(attrs...)
 	}
 	r.span.End()
 }

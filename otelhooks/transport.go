@@ -53,6 +53,9 @@ func NewTransport(base http.RoundTripper, opts ...Option) http.RoundTripper {
 	if cfg.provider != nil {
 		t.tracer = newTracer(cfg.provider)
 	}
+	if !cfg.noMetrics {
+		t.inst = newInstruments(cfg.meterProvider)
+	}
 	return t
 }
 
@@ -62,6 +65,7 @@ type transport struct {
 	cfg       *config
 	prop      *propagation.Propagator
 	tracer    trace.Tracer // nil: resolved per request
+	inst      *instruments // nil: WithoutMetrics
 }
 
 var _ http.RoundTripper = (*transport)(nil)
@@ -75,13 +79,21 @@ func (t *transport) RoundTrip(req *http.Request) (*http.Response, error) {
 	}
 	ctx := req.Context()
 	tracer := t.tracerFor(ctx)
+	metered := t.inst.enabled(ctx)
 
 	if t.cfg.noRequestSpan {
-		parent := trace.SpanFromContext(ctx)
-		if !parent.IsRecording() {
+		// Another instrumentation's span is the request's: it records the
+		// request-level metrics too, so only the phases' are recorded.
+		var span trace.Span
+		if parent := trace.SpanFromContext(ctx); parent.IsRecording() {
+			span = parent
+		} else if !metered {
 			return t.base.RoundTrip(t.prop.Clone(ctx, req))
 		}
-		r := newRequest(ctx, t.cfg, tracer, parent, false, req)
+		r := newRequest(ctx, t.cfg, tracer, span, false, req)
+		if metered {
+			r.meter = newRequestMeter(ctx, t.inst, req, false)
+		}
 		ctx = clienttrace.WithClientTrace(ctx, &r.trace)
 		return t.lifecycle.RoundTrip(t.prop.Clone(ctx, req))
 	}
@@ -89,13 +101,23 @@ func (t *transport) RoundTrip(req *http.Request) (*http.Response, error) {
 	// The request's attributes are set once the span is known to record:
 	// a request that is not sampled builds none of them.
 	ctx, span := tracer.Start(ctx, t.cfg.spanName(req), clientSpan...)
-	if !span.IsRecording() {
+	recording := span.IsRecording()
+	if !recording && !metered {
 		return t.base.RoundTrip(t.prop.Clone(ctx, req))
 	}
-	r := newRequest(ctx, t.cfg, tracer, span, true, req)
-	attrs := requestAttrs(r.attrs(), req)
-	attrs = appendHeaders(attrs, t.cfg.reqHeaders, req.Header)
-	span.SetAttributes(attrs...)
+	var r *request
+	if recording {
+		r = newRequest(ctx, t.cfg, tracer, span, true, req)
+		attrs := requestAttrs(r.attrs(), req)
+		attrs = appendHeaders(attrs, t.cfg.reqHeaders, req.Header)
+		span.SetAttributes(attrs...)
+	} else {
+		// Metrics count every request, sampled or not.
+		r = newRequest(ctx, t.cfg, tracer, nil, false, req)
+	}
+	if metered {
+		r.meter = newRequestMeter(ctx, t.inst, req, true)
+	}
 	ctx = clienttrace.WithClientTrace(ctx, &r.trace)
 	return t.lifecycle.RoundTrip(t.prop.Clone(ctx, req))
 }

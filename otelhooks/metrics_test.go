@@ -1,0 +1,359 @@
+package otelhooks_test
+
+import (
+	"context"
+	"io"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"strconv"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	"go.opentelemetry.io/otel/attribute"
+	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
+	"go.opentelemetry.io/otel/sdk/metric/metricdata"
+	sdktrace "go.opentelemetry.io/otel/sdk/trace"
+
+	"github.com/wiretrace/wiretrace/internal/testnet"
+	"github.com/wiretrace/wiretrace/otelhooks"
+)
+
+// meters is a meter provider for one test with a manual reader.
+type meters struct {
+	mp     *sdkmetric.MeterProvider
+	reader *sdkmetric.ManualReader
+}
+
+func newMeters(t *testing.T) *meters {
+	t.Helper()
+	reader := sdkmetric.NewManualReader()
+	mp := sdkmetric.NewMeterProvider(sdkmetric.WithReader(reader))
+	t.Cleanup(func() { _ = mp.Shutdown(context.Background()) })
+	return &meters{mp: mp, reader: reader}
+}
+
+// collect returns the metrics recorded so far, by name.
+func (m *meters) collect(t *testing.T) map[string]metricdata.Metrics {
+	t.Helper()
+	var rm metricdata.ResourceMetrics
+	require.NoError(t, m.reader.Collect(t.Context(), &rm))
+	out := make(map[string]metricdata.Metrics)
+	for _, sm := range rm.ScopeMetrics {
+		assert.Equal(t, otelhooks.ScopeName, sm.Scope.Name)
+		for _, mt := range sm.Metrics {
+			out[mt.Name] = mt
+		}
+	}
+	return out
+}
+
+// point is one data point, flattened for assertions.
+type point struct {
+	attrs map[attribute.Key]string
+	count uint64 // histograms
+	sum   float64
+	value int64 // sums
+}
+
+func flatten(set attribute.Set) map[attribute.Key]string {
+	m := make(map[attribute.Key]string)
+	for _, kv := range set.ToSlice() {
+		m[kv.Key] = kv.Value.String()
+	}
+	return m
+}
+
+// points returns the data points of the named metric.
+func points(t *testing.T, all map[string]metricdata.Metrics, name string) []point {
+	t.Helper()
+	mt, ok := all[name]
+	require.True(t, ok, "no metric %s among %d", name, len(all))
+	var out []point
+	switch d := mt.Data.(type) {
+	case metricdata.Histogram[float64]:
+		for _, p := range d.DataPoints {
+			out = append(out, point{attrs: flatten(p.Attributes), count: p.Count, sum: p.Sum})
+		}
+	case metricdata.Histogram[int64]:
+		for _, p := range d.DataPoints {
+			out = append(out, point{attrs: flatten(p.Attributes), count: p.Count, sum: float64(p.Sum)})
+		}
+	case metricdata.Sum[int64]:
+		for _, p := range d.DataPoints {
+			out = append(out, point{attrs: flatten(p.Attributes), value: p.Value})
+		}
+	default:
+		require.Failf(t, "unexpected data", "%s: %T", name, mt.Data)
+	}
+	return out
+}
+
+// totalCount sums the counts of the histogram points.
+func totalCount(ps []point) uint64 {
+	var n uint64
+	for _, p := range ps {
+		n += p.count
+	}
+	return n
+}
+
+func TestMetricsRequests(t *testing.T) {
+	e := newEnv(t)
+	m := newMeters(t)
+	mux := http.NewServeMux()
+	mux.HandleFunc("/ok", okHandler)
+	mux.HandleFunc("/missing", http.NotFound)
+	srv := httptest.NewServer(mux)
+	defer srv.Close()
+	base := &http.Transport{}
+	defer base.CloseIdleConnections()
+	client := e.client(base, otelhooks.WithMeterProvider(m.mp))
+
+	get(t, t.Context(), client, byName(t, srv.URL)+"/ok")      // new connection, DNS
+	get(t, t.Context(), client, byName(t, srv.URL)+"/ok")      // reused
+	get(t, t.Context(), client, byName(t, srv.URL)+"/missing") // 404
+
+	all := m.collect(t)
+	port := strconv.Itoa(srv.Listener.Addr().(*net.TCPAddr).Port)
+	base200 := map[attribute.Key]string{
+		"http.request.method": "GET", "server.address": "localhost", "server.port": port, "url.scheme": "http",
+		"http.response.status_code": "200", "network.protocol.version": "1.1",
+	}
+	base404 := map[attribute.Key]string{
+		"http.request.method": "GET", "server.address": "localhost", "server.port": port, "url.scheme": "http",
+		"http.response.status_code": "404", "network.protocol.version": "1.1", "error.type": "404",
+	}
+	duration := points(t, all, "http.client.request.duration")
+	require.Len(t, duration, 2)
+	byStatus := map[string]point{}
+	for _, p := range duration {
+		byStatus[p.attrs["http.response.status_code"]] = p
+	}
+	assert.Equal(t, base200, byStatus["200"].attrs)
+	assert.Equal(t, uint64(2), byStatus["200"].count)
+	assert.Equal(t, base404, byStatus["404"].attrs)
+	assert.Equal(t, uint64(1), byStatus["404"].count)
+	for _, p := range duration {
+		assert.Positive(t, p.sum)
+		for k := range p.attrs {
+			assert.NotEqual(t, attribute.Key("url.full"), k, "no high-cardinality attribute")
+		}
+	}
+
+	resp := points(t, all, "http.client.response.body.size")
+	assert.Equal(t, uint64(3), totalCount(resp))
+	assert.InDelta(t, float64(2+2+len("404 page not found\n")), resp[0].sum+sumOthers(resp, 0), 0)
+	assert.Equal(t, uint64(3), totalCount(points(t, all, "http.client.request.body.size")))
+
+	active := points(t, all, "http.client.active_requests")
+	require.Len(t, active, 1)
+	assert.Zero(t, active[0].value, "every request ended")
+	assert.Equal(t, map[attribute.Key]string{
+		"http.request.method": "GET", "server.address": "localhost", "server.port": port, "url.scheme": "http",
+	}, active[0].attrs)
+
+	queue := points(t, all, "http.client.request.time_in_queue")
+	assert.Equal(t, uint64(3), totalCount(queue))
+
+	dns := points(t, all, "dns.lookup.duration")
+	require.Len(t, dns, 1)
+	assert.Equal(t, map[attribute.Key]string{"dns.question.name": "localhost"}, dns[0].attrs)
+	assert.Equal(t, uint64(1), dns[0].count, "one lookup: the second request reused the connection")
+}
+
+func sumOthers(ps []point, skip int) float64 {
+	var s float64
+	for i, p := range ps {
+		if i != skip {
+			s += p.sum
+		}
+	}
+	return s
+}
+
+func TestMetricsDNSFailure(t *testing.T) {
+	e := newEnv(t)
+	m := newMeters(t)
+	dns := testnet.NewDNSServer(t, nil)
+	base := &http.Transport{DialContext: (&net.Dialer{Resolver: dns.Resolver()}).DialContext}
+	defer base.CloseIdleConnections()
+	req, err := http.NewRequestWithContext(t.Context(), http.MethodGet, "http://nowhere.test/", nil)
+	require.NoError(t, err)
+	resp, err := e.client(base, otelhooks.WithMeterProvider(m.mp)).Do(req)
+	require.Error(t, err)
+	require.Nil(t, resp)
+
+	all := m.collect(t)
+	lookups := points(t, all, "dns.lookup.duration")
+	require.Len(t, lookups, 1)
+	assert.Equal(t, map[attribute.Key]string{"dns.question.name": "nowhere.test", "error.type": "dns_not_found"}, lookups[0].attrs)
+	duration := points(t, all, "http.client.request.duration")
+	require.Len(t, duration, 1)
+	assert.Equal(t, "dns_not_found", duration[0].attrs["error.type"])
+	assert.NotContains(t, duration[0].attrs, attribute.Key("http.response.status_code"))
+	assert.NotContains(t, all, "http.client.response.body.size", "no response, no response size")
+}
+
+func TestMetricsTimeInQueue(t *testing.T) {
+	e := newEnv(t)
+	m := newMeters(t)
+	arrived, release := make(chan struct{}, 2), make(chan struct{})
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		arrived <- struct{}{}
+		<-release
+		okHandler(w, r)
+	}))
+	defer srv.Close()
+	base := &http.Transport{MaxConnsPerHost: 1}
+	defer base.CloseIdleConnections()
+	client := e.client(base, otelhooks.WithMeterProvider(m.mp))
+
+	errs := make(chan error, 2)
+	for range 2 {
+		go func() {
+			req, err := http.NewRequestWithContext(t.Context(), http.MethodGet, srv.URL, nil)
+			if err == nil {
+				var resp *http.Response
+				if resp, err = client.Do(req); err == nil {
+					err = resp.Body.Close()
+				}
+			}
+			errs <- err
+		}()
+	}
+	<-arrived // one request holds the only connection; the other queues
+	// The second request waits in the pool until the first is done, whose
+	// response is held until then: the queue time is at least as long as
+	// what the first request's handler still has to do.
+	close(release)
+	<-arrived
+	require.NoError(t, <-errs)
+	require.NoError(t, <-errs)
+
+	queue := points(t, m.collect(t), "http.client.request.time_in_queue")
+	require.Len(t, queue, 1)
+	assert.Equal(t, uint64(2), queue[0].count)
+	gotconns := named(e.spans(), "http.getconn")
+	require.Len(t, gotconns, 2)
+	longest := gotconns[1].EndTime().Sub(gotconns[1].StartTime()).Seconds()
+	assert.InDelta(t, longest, queue[0].sum, longest, "the queued request's wait dominates the sum")
+	assert.Greater(t, queue[0].sum, gotconns[0].EndTime().Sub(gotconns[0].StartTime()).Seconds())
+}
+
+func TestMetricsUnsampledRequestsCount(t *testing.T) {
+	e := newEnv(t, sdktrace.WithSampler(sdktrace.NeverSample()))
+	m := newMeters(t)
+	srv := httptest.NewServer(http.HandlerFunc(okHandler))
+	defer srv.Close()
+	client := e.client(srv.Client().Transport, otelhooks.WithMeterProvider(m.mp))
+	for range 3 {
+		get(t, t.Context(), client, srv.URL)
+	}
+	assert.Empty(t, e.spans())
+	assert.Equal(t, uint64(3), totalCount(points(t, m.collect(t), "http.client.request.duration")))
+}
+
+func TestMetricsOff(t *testing.T) {
+	e := newEnv(t)
+	m := newMeters(t)
+	srv := httptest.NewServer(http.HandlerFunc(okHandler))
+	defer srv.Close()
+	get(t, t.Context(), e.client(srv.Client().Transport, otelhooks.WithMeterProvider(m.mp), otelhooks.WithoutMetrics()), srv.URL)
+	assert.Empty(t, m.collect(t))
+}
+
+func TestMetricsConnections(t *testing.T) {
+	e := newEnv(t)
+	m := newMeters(t)
+	srv := httptest.NewServer(http.HandlerFunc(okHandler))
+	defer srv.Close()
+	base := otelhooks.InstrumentTransport(&http.Transport{}, otelhooks.WithMeterProvider(m.mp))
+	client := e.client(base, otelhooks.WithMeterProvider(m.mp))
+
+	open := func() map[string]int64 {
+		out := map[string]int64{}
+		all := m.collect(t)
+		if _, ok := all["http.client.open_connections"]; !ok {
+			return out
+		}
+		for _, p := range points(t, all, "http.client.open_connections") {
+			out[p.attrs["http.connection.state"]] += p.value
+		}
+		return out
+	}
+
+	req, err := http.NewRequestWithContext(t.Context(), http.MethodGet, srv.URL, nil)
+	require.NoError(t, err)
+	resp, err := client.Do(req)
+	require.NoError(t, err)
+	assert.Equal(t, map[string]int64{"active": 1, "idle": 0}, open(), "in use while the body is read")
+	_, err = io.Copy(io.Discard, resp.Body)
+	require.NoError(t, err)
+	require.NoError(t, resp.Body.Close())
+	assert.Equal(t, map[string]int64{"active": 0, "idle": 1}, open(), "idle in the pool")
+
+	get(t, t.Context(), client, srv.URL) // reuses it
+	assert.Equal(t, map[string]int64{"active": 0, "idle": 1}, open())
+
+	base.CloseIdleConnections()
+	assert.Equal(t, map[string]int64{"active": 0, "idle": 0}, open(), "back to zero once closed")
+
+	all := m.collect(t)
+	durations := points(t, all, "http.client.connection.duration")
+	require.Len(t, durations, 1)
+	assert.Equal(t, uint64(1), durations[0].count)
+	port := strconv.Itoa(srv.Listener.Addr().(*net.TCPAddr).Port)
+	assert.Equal(t, map[attribute.Key]string{
+		"server.address": "127.0.0.1", "server.port": port, "network.peer.address": "127.0.0.1",
+	}, durations[0].attrs)
+}
+
+func TestTCPFactsOnSpans(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(okHandler))
+	defer srv.Close()
+
+	t.Run("instrumented connection", func(t *testing.T) {
+		e := newEnv(t)
+		base := otelhooks.InstrumentTransport(&http.Transport{})
+		defer base.CloseIdleConnections()
+		get(t, t.Context(), e.client(base), srv.URL)
+		get(t, t.Context(), e.client(base), srv.URL)
+
+		for _, r := range named(e.spans(), "GET") {
+			if !tcpInfoSupported {
+				assert.NotContains(t, attrs(r), attribute.Key("wiretrace.tcp.rtt_s"))
+				continue
+			}
+			assert.Positive(t, attrValue(t, r, "wiretrace.tcp.rtt_s").AsFloat64(), "RTT on loopback is small but not zero")
+			assert.Less(t, attrValue(t, r, "wiretrace.tcp.rtt_s").AsFloat64(), 1.0)
+			assert.GreaterOrEqual(t, attrValue(t, r, "wiretrace.tcp.rtt_var_s").AsFloat64(), 0.0)
+			assert.GreaterOrEqual(t, attrValue(t, r, "wiretrace.tcp.retransmits").AsInt64(), int64(0))
+			assert.Positive(t, attrValue(t, r, "wiretrace.tcp.snd_cwnd").AsInt64())
+			assert.Equal(t, "lo", attrValue(t, r, "network.interface.name").AsString())
+		}
+	})
+	t.Run("HTTP/2 over TLS", func(t *testing.T) {
+		e := newEnv(t)
+		tlsSrv, base := tlsServer(t, http.HandlerFunc(okHandler), true)
+		otelhooks.InstrumentTransport(base)
+		get(t, t.Context(), e.client(base), tlsSrv.URL)
+		r := one(t, e.spans(), "GET")
+		assert.Equal(t, "2", attrValue(t, r, "network.protocol.version").AsString())
+		if tcpInfoSupported {
+			assert.Positive(t, attrValue(t, r, "wiretrace.tcp.rtt_s").AsFloat64(), "found under the TLS connection")
+		}
+	})
+	t.Run("without the opt-in", func(t *testing.T) {
+		e := newEnv(t)
+		base := &http.Transport{}
+		defer base.CloseIdleConnections()
+		get(t, t.Context(), e.client(base), srv.URL)
+		r := one(t, e.spans(), "GET")
+		for k := range attrs(r) {
+			assert.NotContains(t, string(k), "wiretrace.tcp.")
+			assert.NotEqual(t, attribute.Key("network.interface.name"), k)
+		}
+	})
+}

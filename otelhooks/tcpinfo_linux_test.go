@@ -1,0 +1,7 @@
+//go:build linux
+
+package otelhooks_test
+
+// tcpInfoSupported is whether the connection facts are read on this
+// platform.
+const tcpInfoSupported = true

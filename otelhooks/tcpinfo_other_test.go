@@ -1,0 +1,5 @@
+//go:build !linux
+
+package otelhooks_test
+
+const tcpInfoSupported = false
