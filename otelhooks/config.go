@@ -33,6 +33,9 @@ type config struct {
 	respHeaders []headerKey
 
 	addrs addrCache
+	// direct is whether the transport is an *http.Transport without a
+	// proxy, which does no TLS handshake for plain HTTP.
+	direct bool
 }
 
 // Option configures NewTransport and NewClientTrace.

@@ -57,11 +57,15 @@ type request struct {
 	firstByte  time.Time
 	connects   []connectAttempt
 	connectBuf [2]connectAttempt
-	scratch    [10]attribute.KeyValue
+	scratch    [12]attribute.KeyValue
 	eventOpts  [2]trace.EventOption
 	meter      *requestMeter // nil: not metered
 	// conn is the request's connection, if InstrumentDialer made it.
 	conn *instrumentedConn
+	// req and resp are the request as given to the transport and its
+	// response, for the request span's attributes; read-only.
+	req  *http.Request
+	resp *http.Response
 }
 
 // connectAttempt is one dial: ConnectStart to ConnectDone.
@@ -93,6 +97,7 @@ func newRequest(parent context.Context, cfg *config, tracer trace.Tracer, span t
 		events:    cfg.noSubSpans,
 		lifecycle: req != nil,
 		recording: span != nil,
+		req:       req,
 	}
 	dns := req == nil || !isIP(req.URL.Hostname())
 	if !r.recording {
@@ -116,8 +121,6 @@ func newRequest(parent context.Context, cfg *config, tracer trace.Tracer, span t
 		Got1xxResponse:       r.got1xxResponse,
 		ConnectStart:         r.connectStart,
 		ConnectDone:          r.connectDone,
-		TLSHandshakeStart:    r.tlsHandshakeStart,
-		TLSHandshakeDone:     r.tlsHandshakeDone,
 		WroteHeaders:         r.wroteHeaders,
 		WroteRequest:         r.wroteRequest,
 		RoundTripDone:        r.roundTripDone,
@@ -125,6 +128,12 @@ func newRequest(parent context.Context, cfg *config, tracer trace.Tracer, span t
 	}
 	if dns {
 		r.trace.DNSStart, r.trace.DNSDone = r.dnsStart, r.dnsDone
+	}
+	// Plain HTTP straight to the server has no handshake; through a proxy
+	// (an HTTPS one), or with a transport that is not an *http.Transport,
+	// it may have one.
+	if req == nil || req.URL.Scheme != "http" || !cfg.direct {
+		r.trace.TLSHandshakeStart, r.trace.TLSHandshakeDone = r.tlsHandshakeStart, r.tlsHandshakeDone
 	}
 	if req == nil || req.Header.Get("Expect") == "100-continue" {
 		r.trace.Wait100Continue, r.trace.Got100Continue = r.wait100Continue, r.got100Continue
@@ -409,31 +418,12 @@ func (r *request) roundTripDone(info clienttrace.RoundTripDoneInfo) {
 	if !r.recording {
 		return
 	}
-	if r.ownsSpan {
-		r.recordResponse(info.Response)
-	}
+	r.resp = info.Response
 	if !r.receive.open {
 		// Without a transport of this package, receive could not start
 		// at the first byte: nothing was sure to end it.
 		r.start(r.parent, &r.receive, &receivePhase, r.firstByte)
 	}
-}
-
-// recordResponse sets the response's attributes on the request span.
-func (r *request) recordResponse(resp *http.Response) {
-	attrs := append(r.attrs(),
-		semconv.HTTPResponseStatusCode(resp.StatusCode),
-		semconv.NetworkProtocolVersion(protocolVersion(resp)),
-	)
-	if r.attempts > 1 {
-		attrs = append(attrs, semconv.HTTPRequestResendCount(r.attempts-1))
-	}
-	if resp.StatusCode >= 400 {
-		attrs = append(attrs, semconv.ErrorTypeKey.String(strconv.Itoa(resp.StatusCode)))
-		r.span.SetStatus(codes.Error, "")
-	}
-	attrs = appendHeaders(attrs, r.cfg.respHeaders, resp.Header)
-	r.span.SetAttributes(attrs...)
 }
 
 func (r *request) bodyDone(info clienttrace.BodyDoneInfo) {
@@ -502,12 +492,23 @@ func (r *request) finish(err error, errType string, body *clienttrace.BodyDoneIn
 	if !r.ownsSpan {
 		return
 	}
-	attrs := r.attrs()
+	attrs := requestAttrs(r.attrs(), r.req)
+	attrs = appendHeaders(attrs, r.cfg.reqHeaders, r.req.Header)
+	if r.attempts > 1 {
+		attrs = append(attrs, semconv.HTTPRequestResendCount(r.attempts-1))
+	}
+	if resp := r.resp; resp != nil {
+		attrs = append(attrs,
+			semconv.HTTPResponseStatusCode(resp.StatusCode),
+			semconv.NetworkProtocolVersion(protocolVersion(resp)))
+		if resp.StatusCode >= 400 && err == nil {
+			attrs = append(attrs, semconv.ErrorTypeKey.String(strconv.Itoa(resp.StatusCode)))
+			r.span.SetStatus(codes.Error, "")
+		}
+		attrs = appendHeaders(attrs, r.cfg.respHeaders, resp.Header)
+	}
 	if err != nil {
 		attrs = append(attrs, semconv.ErrorTypeKey.String(errType))
-		if r.attempts > 1 {
-			attrs = append(attrs, semconv.HTTPRequestResendCount(r.attempts-1))
-		}
 		r.span.SetStatus(codes.Error, err.Error())
 	}
 	if body != nil {
@@ -516,8 +517,6 @@ func (r *request) finish(err error, errType string, body *clienttrace.BodyDoneIn
 	if facts != nil {
 		attrs = appendFacts(attrs, facts)
 	}
-	if len(attrs) > 0 {
-		r.span.SetAttributes(attrs...)
-	}
+	r.span.SetAttributes(attrs...)
 	r.span.End()
 }

@@ -44,6 +44,9 @@ func NewTransport(base http.RoundTripper, opts ...Option) http.RoundTripper {
 		base = http.DefaultTransport
 	}
 	cfg := newConfig(opts)
+	if tr, ok := base.(*http.Transport); ok && tr.Proxy == nil {
+		cfg.direct = true
+	}
 	t := &transport{
 		base:      base,
 		lifecycle: clienttrace.NewTransport(base),
@@ -98,8 +101,8 @@ func (t *transport) RoundTrip(req *http.Request) (*http.Response, error) {
 		return t.lifecycle.RoundTrip(t.prop.Clone(ctx, req))
 	}
 
-	// The request's attributes are set once the span is known to record:
-	// a request that is not sampled builds none of them.
+	// The request span's attributes are set when it ends, all at once: a
+	// request that is not sampled builds none of them.
 	ctx, span := tracer.Start(ctx, t.cfg.spanName(req), clientSpan...)
 	recording := span.IsRecording()
 	if !recording && !metered {
@@ -108,9 +111,6 @@ func (t *transport) RoundTrip(req *http.Request) (*http.Response, error) {
 	var r *request
 	if recording {
 		r = newRequest(ctx, t.cfg, tracer, span, true, req)
-		attrs := requestAttrs(r.attrs(), req)
-		attrs = appendHeaders(attrs, t.cfg.reqHeaders, req.Header)
-		span.SetAttributes(attrs...)
 	} else {
 		// Metrics count every request, sampled or not.
 		r = newRequest(ctx, t.cfg, tracer, nil, false, req)
