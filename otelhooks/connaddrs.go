@@ -24,23 +24,28 @@ type addrCache struct {
 	last atomic.Pointer[connAddrs]
 }
 
-// lookup returns the address attributes of c.
-func (a *addrCache) lookup(c net.Conn) []attribute.KeyValue {
-	cacheable := false
+// appendAddrs appends the address attributes of c to attrs. Only a reused
+// connection is looked up in, and added to, the cache: a new one is
+// formatted in place, since most new connections (keep-alives off, one
+// request per host) are never seen again.
+func (a *addrCache) appendAddrs(attrs []attribute.KeyValue, c net.Conn, reused bool) []attribute.KeyValue {
 	switch c.(type) {
 	case *net.TCPConn, *tls.Conn:
 		// Comparable for certain: == on other net.Conn types could
 		// panic, and their addresses are rarely worth caching.
-		cacheable = true
-		if last := a.last.Load(); last != nil && last.conn == c {
-			return last.attrs
-		}
+	default:
+		reused = false
 	}
-	attrs := make([]attribute.KeyValue, 0, 4)
-	attrs = appendAddr(attrs, c.RemoteAddr(), semconv.NetworkPeerAddressKey, semconv.NetworkPeerPortKey)
-	attrs = appendAddr(attrs, c.LocalAddr(), semconv.NetworkLocalAddressKey, semconv.NetworkLocalPortKey)
-	if cacheable {
-		a.last.Store(&connAddrs{conn: c, attrs: attrs})
+	if !reused {
+		attrs = appendAddr(attrs, c.RemoteAddr(), semconv.NetworkPeerAddressKey, semconv.NetworkPeerPortKey)
+		return appendAddr(attrs, c.LocalAddr(), semconv.NetworkLocalAddressKey, semconv.NetworkLocalPortKey)
 	}
-	return attrs
+	if last := a.last.Load(); last != nil && last.conn == c {
+		return append(attrs, last.attrs...)
+	}
+	formatted := make([]attribute.KeyValue, 0, 4)
+	formatted = appendAddr(formatted, c.RemoteAddr(), semconv.NetworkPeerAddressKey, semconv.NetworkPeerPortKey)
+	formatted = appendAddr(formatted, c.LocalAddr(), semconv.NetworkLocalAddressKey, semconv.NetworkLocalPortKey)
+	a.last.Store(&connAddrs{conn: c, attrs: formatted})
+	return append(attrs, formatted...)
 }

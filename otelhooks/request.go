@@ -197,7 +197,7 @@ func (r *request) gotConn(info clienttrace.GotConnInfo) {
 
 	attrs := r.attrs()
 	if info.Conn != nil {
-		attrs = append(attrs, r.cfg.addrs.lookup(info.Conn)...)
+		attrs = r.cfg.addrs.appendAddrs(attrs, info.Conn, info.Reused)
 	}
 	attrs = append(attrs, connReusedKey.Bool(info.Reused), connWasIdleKey.Bool(info.WasIdle))
 	if info.WasIdle {
