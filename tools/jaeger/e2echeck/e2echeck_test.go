@@ -219,3 +219,31 @@ func TestBinaryMatchesRejectsOtherBinaries(t *testing.T) {
 	err = binaryMatches("testdata/example-traces.json", "../go.mod", "../go.sum")
 	require.Error(t, err, "not a Go binary")
 }
+
+// Over HTTP/2, WroteRequest may come after the response: no http.wait.
+// checkClient, for clients of any protocol, lets that pass;
+// checkExample, over HTTP/1.1, does not.
+func TestCheckClientAllowsAMissingWait(t *testing.T) {
+	traces := mutate(t, func(tr *jaegerTrace) {
+		wait := spanNamed(t, tr, "http.wait")
+		var kept []jaegerSpan
+		for _, s := range tr.Spans {
+			if s.SpanID != wait.SpanID {
+				kept = append(kept, s)
+			}
+		}
+		tr.Spans = kept
+	})
+	_, err := checkClient(traces, frontendService, backendService)
+	require.NoError(t, err)
+	_, err = checkExample(traces, "explore-http", 2)
+	require.ErrorContains(t, err, `0 children "http.wait"`)
+}
+
+func TestCheckClientRejectsOrphans(t *testing.T) {
+	traces := mutate(t, func(tr *jaegerTrace) {
+		spanNamed(t, tr, "http.send").References[0].SpanID = "00000000000000aa"
+	})
+	_, err := checkClient(traces, frontendService, "")
+	require.ErrorContains(t, err, "the parent 00000000000000aa of \"http.send\"")
+}

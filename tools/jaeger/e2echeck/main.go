@@ -146,14 +146,20 @@ func poll(ctx context.Context, timeout time.Duration, check func(context.Context
 	defer cancel()
 	tick := time.NewTicker(250 * time.Millisecond)
 	defer tick.Stop()
+	var last error
 	for {
 		err := check(ctx)
 		if err == nil {
 			return nil
 		}
+		// A check cut short by the deadline says less than the one
+		// before it: report that one.
+		if last == nil || ctx.Err() == nil {
+			last = err
+		}
 		select {
 		case <-ctx.Done():
-			return fmt.Errorf("still failing after %s: %w", timeout, err)
+			return fmt.Errorf("still failing after %s: %w", timeout, last)
 		case <-tick.C:
 		}
 	}
