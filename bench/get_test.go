@@ -1,0 +1,49 @@
+package bench
+
+import (
+	"net/http"
+	"testing"
+)
+
+// BenchmarkGET sends GETs to a loopback server, reading and closing each
+// body, for every setup and variant: BenchmarkGET/setup=K/variant=bare and
+// so on, for "benchstat -col /variant". bench/run.sh runs it interleaved.
+func BenchmarkGET(b *testing.B) {
+	tps := newProviders(discard{})
+	for _, s := range setups {
+		b.Run("setup="+s.name, func(b *testing.B) {
+			target, newBase := s.start(b)
+			for i := range variants {
+				v := &variants[i]
+				b.Run("variant="+v.name, func(b *testing.B) {
+					benchmarkGET(b, &s, v, tps, target, newBase())
+				})
+			}
+		})
+	}
+}
+
+func benchmarkGET(b *testing.B, s *setup, v *variant, tps providers, target string, base *http.Transport) {
+	b.Helper()
+	defer base.CloseIdleConnections()
+	rt := v.transport(base, tps.forVariant(v))
+	ctx, parent := tps.parent(v)
+	defer parent.End()
+
+	// A first request, before the timer: it dials the connection the
+	// keep-alive setups reuse, and brings every lazy initialization of the
+	// variant (tracers, sync.Pools) out of the measurement.
+	if err := get(ctx, rt, target); err != nil {
+		b.Fatalf("setup %s, variant %s: %v", s.name, v.name, err)
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		reqCtx := ctx
+		if v.perRequest != nil {
+			reqCtx = v.perRequest(ctx)
+		}
+		if err := get(reqCtx, rt, target); err != nil {
+			b.Fatalf("setup %s, variant %s: %v", s.name, v.name, err)
+		}
+	}
+}

@@ -1,0 +1,123 @@
+package bench
+
+import (
+	"context"
+	"crypto/tls"
+	"net/http"
+	"net/http/httptrace"
+	"net/textproto"
+
+	"go.opentelemetry.io/contrib/instrumentation/net/http/httptrace/otelhttptrace"
+	"go.opentelemetry.io/contrib/instrumentation/net/http/otelhttp"
+	noopmetric "go.opentelemetry.io/otel/metric/noop"
+	"go.opentelemetry.io/otel/trace"
+
+	"github.com/wiretrace/wiretrace/otelhooks"
+)
+
+// variant is one way of instrumenting the client: a column of the tables in
+// docs/performance.md. To add one, append it to variants; the benchmark, the
+// span accounting and bench/run.sh pick it up.
+type variant struct {
+	// name is the value of the variant key in the benchmark name.
+	name string
+	// transport wraps the setup's base transport. The variant's
+	// instrumentation takes its tracer provider from tp.
+	transport func(base http.RoundTripper, tp trace.TracerProvider) http.RoundTripper
+	// perRequest, if set, derives the context of each request from the
+	// parent's.
+	perRequest func(ctx context.Context) context.Context
+	// unsampled is whether the requests run under a parent that is not
+	// sampled, from a ParentBased(NeverSample) provider.
+	unsampled bool
+	// ours is whether the spans are this project's: the span accounting
+	// fails if one of them is left unended.
+	ours bool
+}
+
+func bare(base http.RoundTripper, _ trace.TracerProvider) http.RoundTripper { return base }
+
+// variants are the rows of the suite, in the order the tables show them.
+var variants = []variant{
+	{name: "bare", transport: bare},
+	// net/http's own hooks, doing nothing: what any httptrace-based
+	// instrumentation pays before it records anything.
+	{name: "noop-trace", transport: bare, perRequest: func(ctx context.Context) context.Context {
+		return httptrace.WithClientTrace(ctx, noopTrace())
+	}},
+	// Three no-op traces composed by httptrace.WithClientTrace, as three
+	// libraries installing their own would be.
+	{name: "compose3", transport: bare, perRequest: func(ctx context.Context) context.Context {
+		ctx = httptrace.WithClientTrace(ctx, noopTrace())
+		ctx = httptrace.WithClientTrace(ctx, noopTrace())
+		return httptrace.WithClientTrace(ctx, noopTrace())
+	}},
+	{name: "otelhttp", transport: func(base http.RoundTripper, tp trace.TracerProvider) http.RoundTripper {
+		return otelhttp.NewTransport(base, otelhttpOptions(tp)...)
+	}},
+	// otelhttp with otelhttptrace's hooks, as otelhttptrace's README
+	// installs them: the anchor of the targets.
+	{name: "otelhttptrace", transport: func(base http.RoundTripper, tp trace.TracerProvider) http.RoundTripper {
+		return otelhttp.NewTransport(base, otelhttpTraceOptions(tp)...)
+	}},
+	{name: "otelhttptrace-events", transport: func(base http.RoundTripper, tp trace.TracerProvider) http.RoundTripper {
+		return otelhttp.NewTransport(base, otelhttpTraceOptions(tp, otelhttptrace.WithoutSubSpans())...)
+	}},
+	{name: "otelhooks", ours: true, transport: func(base http.RoundTripper, tp trace.TracerProvider) http.RoundTripper {
+		return otelhooks.NewTransport(base, otelhooks.WithTracerProvider(tp))
+	}},
+	{name: "otelhooks-events", ours: true, transport: func(base http.RoundTripper, tp trace.TracerProvider) http.RoundTripper {
+		return otelhooks.NewTransport(base, otelhooks.WithTracerProvider(tp), otelhooks.WithoutSubSpans())
+	}},
+	{name: "otelhooks-unsampled", ours: true, unsampled: true, transport: func(base http.RoundTripper, tp trace.TracerProvider) http.RoundTripper {
+		return otelhooks.NewTransport(base, otelhooks.WithTracerProvider(tp))
+	}},
+	// The documented interop: otelhttp's client span, our phases under it.
+	{name: "otelhttp+otelhooks", ours: true, transport: func(base http.RoundTripper, tp trace.TracerProvider) http.RoundTripper {
+		inner := otelhooks.NewTransport(base, otelhooks.WithTracerProvider(tp), otelhooks.WithoutRequestSpan())
+		return otelhttp.NewTransport(inner, otelhttpOptions(tp)...)
+	}},
+}
+
+// otelhttpOptions are the options of every otelhttp transport: the
+// variant's tracer provider, and a no-op meter provider, stated rather
+// than left to the global one.
+func otelhttpOptions(tp trace.TracerProvider) []otelhttp.Option {
+	return []otelhttp.Option{
+		otelhttp.WithTracerProvider(tp),
+		otelhttp.WithMeterProvider(noopmetric.NewMeterProvider()),
+	}
+}
+
+// otelhttpTraceOptions installs otelhttptrace's hooks on every request, with
+// the same tracer provider and otherwise its defaults.
+func otelhttpTraceOptions(tp trace.TracerProvider, opts ...otelhttptrace.ClientTraceOption) []otelhttp.Option {
+	opts = append([]otelhttptrace.ClientTraceOption{otelhttptrace.WithTracerProvider(tp)}, opts...)
+	return append(otelhttpOptions(tp), otelhttp.WithClientTrace(func(ctx context.Context) *httptrace.ClientTrace {
+		return otelhttptrace.NewClientTrace(ctx, opts...)
+	}))
+}
+
+// noopTrace returns a fresh trace whose hooks all do nothing, except
+// WroteHeaderField, which makes net/http build a slice per header and which
+// neither otelhooks nor the no-op rows set. Fresh per request, since
+// httptrace.WithClientTrace modifies a trace it composes.
+func noopTrace() *httptrace.ClientTrace {
+	return &httptrace.ClientTrace{
+		GetConn:              func(string) {},
+		GotConn:              func(httptrace.GotConnInfo) {},
+		PutIdleConn:          func(error) {},
+		GotFirstResponseByte: func() {},
+		Got100Continue:       func() {},
+		Got1xxResponse:       func(int, textproto.MIMEHeader) error { return nil },
+		DNSStart:             func(httptrace.DNSStartInfo) {},
+		DNSDone:              func(httptrace.DNSDoneInfo) {},
+		ConnectStart:         func(string, string) {},
+		ConnectDone:          func(string, string, error) {},
+		TLSHandshakeStart:    func() {},
+		TLSHandshakeDone:     func(tls.ConnectionState, error) {},
+		WroteHeaders:         func() {},
+		Wait100Continue:      func() {},
+		WroteRequest:         func(httptrace.WroteRequestInfo) {},
+	}
+}
