@@ -307,15 +307,40 @@ func TestHTTPVersionFlags(t *testing.T) {
 }
 
 func TestTimeout(t *testing.T) {
-	srv := blockUntilDone(t, nil)
+	t.Run("waiting for the response", func(t *testing.T) {
+		srv := blockUntilDone(t, nil)
 
-	res := wiretrace(t, "-timeout", "200ms", srv.URL)
+		res := wiretrace(t, "-timeout", "200ms", srv.URL)
 
-	assert.Equal(t, exitFailed, res.code)
-	assert.Contains(t, res.stderr, "Client.Timeout exceeded")
-	assert.Equal(t, 1, strings.Count(res.stderr, "\n"), "one line: %q", res.stderr)
-	assert.Regexp(t, `└─ GET `+regexp.QuoteMeta(srv.URL)+` .*✗`, res.stdout, "the waterfall is printed, the request failed")
-	assert.Contains(t, res.stdout, "http.wait")
+		assert.Equal(t, exitFailed, res.code)
+		assert.Equal(t, `wiretrace: Get "`+srv.URL+`": -timeout 200ms exceeded`+"\n", res.stderr)
+		assert.Regexp(t, `└─ GET `+regexp.QuoteMeta(srv.URL)+` ✗ -timeout 200ms exceeded`, res.stdout)
+		assert.Regexp(t, `http\.wait\s+✗ -timeout 200ms exceeded`, res.stdout)
+	})
+	t.Run("reading the body", func(t *testing.T) {
+		release := make(chan struct{})
+		srv := newServer(t, func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("Content-Length", "10")
+			_, _ = io.WriteString(w, "12345")
+			_ = http.NewResponseController(w).Flush()
+			select {
+			case <-r.Context().Done():
+			case <-release:
+			}
+		})
+		t.Cleanup(func() { close(release) })
+
+		res := wiretrace(t, "-json", "-timeout", "200ms", srv.URL)
+
+		assert.Equal(t, exitFailed, res.code)
+		assert.Equal(t, "▶ GET "+srv.URL+"\n"+`wiretrace: Get "`+srv.URL+`": reading the body: -timeout 200ms exceeded`+"\n", res.stderr)
+		tr := traces(t, parseSpans(t, res.stdout))
+		require.Len(t, tr, 1)
+		receive := tr[0].one(t, "http.receive")
+		assert.Equal(t, "Error", receive.Status.Code)
+		assert.InDelta(t, 5, receive.Attributes["http.response.body.size"], 0)
+		assert.Equal(t, "-timeout 200ms exceeded", tr[0].root.Status.Description)
+	})
 }
 
 func TestRefusedConnection(t *testing.T) {

@@ -78,6 +78,9 @@ func (r *runner) demo(ctx context.Context) (failed bool) {
 
 	fmt.Fprintf(r.captions, "wiretrace demo: tracing requests to a server of its own at %s (self-signed, HTTP/2 and HTTP/1.1)\n\n", base)
 	for i, s := range steps {
+		if ctx.Err() != nil {
+			return failed
+		}
 		target := base + s.path
 		if s.path == "" {
 			target = "https://" + net.JoinHostPort(host, refused) + "/"

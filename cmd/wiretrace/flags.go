@@ -64,6 +64,7 @@ Flags may come before or after the URLs. A URL without a scheme gets http://.
   -otlp-protocol p grpc, http/protobuf or http/json, whatever the endpoint
   -service name    service.name of the spans (default $OTEL_SERVICE_NAME,
                    else wiretrace)
+  -h               print this help
 
 Without -otlp, spans are exported over OTLP too when
 OTEL_EXPORTER_OTLP_ENDPOINT or OTEL_EXPORTER_OTLP_TRACES_ENDPOINT is set.

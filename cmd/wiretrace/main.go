@@ -12,7 +12,9 @@ import (
 	"net/url"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
+	"time"
 
 	"go.opentelemetry.io/otel/codes"
 	"go.opentelemetry.io/otel/trace"
@@ -114,6 +116,9 @@ func (r *runner) urls(ctx context.Context) (failed bool) {
 	method := r.method()
 	for _, u := range r.o.urls {
 		for i := range r.o.count {
+			if ctx.Err() != nil {
+				return failed
+			}
 			caption := "▶ " + method + " " + u.Redacted()
 			if r.o.count > 1 {
 				caption += fmt.Sprintf(" (%d of %d)", i+1, r.o.count)
@@ -150,6 +155,11 @@ func (r *runner) trace(ctx context.Context, s step) error {
 // fetch makes the request to u and reads the response body to the end,
 // discarding it.
 func (r *runner) fetch(ctx context.Context, u *url.URL) error {
+	if r.o.timeout > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeoutCause(ctx, r.o.timeout, timeoutError{r.o.timeout})
+		defer cancel()
+	}
 	var body io.Reader
 	if r.o.hasBody {
 		body = bytes.NewReader(r.o.body) // sets GetBody, for redirects
@@ -180,7 +190,9 @@ func (r *runner) fetch(ctx context.Context, u *url.URL) error {
 		err = cerr
 	}
 	if err != nil {
-		return fmt.Errorf("%s %q: read the body: %w", req.Method, u.Redacted(), err)
+		// As net/http words the errors of Do: `Get "URL": …`.
+		op := req.Method[:1] + strings.ToLower(req.Method[1:])
+		return &url.Error{Op: op, URL: u.Redacted(), Err: fmt.Errorf("reading the body: %w", err)}
 	}
 	return nil
 }
@@ -243,7 +255,6 @@ func newClient(o *options, tp trace.TracerProvider, adjust func(*http.Transport)
 	// base's DialContext here, after adjust has set it.
 	client := &http.Client{
 		Transport: otelhooks.NewTransport(base, hookOptions(o, tp)...),
-		Timeout:   o.timeout,
 	}
 	return client, base.CloseIdleConnections
 }
@@ -253,3 +264,14 @@ func newClient(o *options, tp trace.TracerProvider, adjust func(*http.Transport)
 func hookOptions(_ *options, tp trace.TracerProvider) []otelhooks.Option {
 	return []otelhooks.Option{otelhooks.WithTracerProvider(tp), otelhooks.WithoutMetrics()}
 }
+
+// timeoutError is the cause of a request's end when -timeout is up.
+type timeoutError struct{ d time.Duration }
+
+func (e timeoutError) Error() string { return fmt.Sprintf("-timeout %v exceeded", e.d) }
+
+// Timeout reports that this is a timeout, as [net.Error] does.
+func (timeoutError) Timeout() bool { return true }
+
+// Is makes it a [context.DeadlineExceeded].
+func (timeoutError) Is(target error) bool { return target == context.DeadlineExceeded }
