@@ -148,7 +148,7 @@ func (r *runner) trace(ctx context.Context, s step) error {
 		span.SetStatus(codes.Error, rootCause(err))
 	}
 	span.End()
-	r.tr.printed(ctx)
+	r.tr.flushWaterfall(ctx)
 	return err
 }
 

@@ -66,7 +66,7 @@ func newTracing(ctx context.Context, o *options, out io.Writer, warn *warner, ge
 			var once sync.Once
 			exp = reportingExporter{SpanExporter: exp, report: func(err error) {
 				once.Do(func() {
-					warn.printf("OTLP export to %s failed: %v (spans are still printed here)", display, err)
+					warn.printf("OTLP export to %s failed: %v", display, err)
 				})
 			}}
 			popts = append(popts, sdktrace.WithBatcher(exp))
@@ -94,10 +94,10 @@ func newResource(service string, getenv func(string) string) (*resource.Resource
 	return res, nil
 }
 
-// printed writes every trace the waterfall still holds: the one just
+// flushWaterfall writes every trace the waterfall still holds: the one just
 // traced, if some span of it, such as a dial that outlived its request, has
 // not ended yet.
-func (t *tracing) printed(ctx context.Context) {
+func (t *tracing) flushWaterfall(ctx context.Context) {
 	if t.wf == nil {
 		return
 	}
@@ -119,7 +119,7 @@ func (t *tracing) close(interrupted bool) {
 	if err := t.tp.ForceFlush(fctx); err != nil {
 		t.warn.handle(fmt.Errorf("flush spans: %w", err))
 	}
-	t.printed(ctx)
+	t.flushWaterfall(ctx)
 	sctx, cancel := context.WithTimeout(ctx, shutdownTimeout)
 	defer cancel()
 	if err := t.tp.Shutdown(sctx); err != nil {
@@ -167,7 +167,7 @@ func oneLine(s string) string {
 }
 
 // setErrorHandler routes OpenTelemetry's errors to w. The handler is
-// global: run sets it once per process.
+// global, so each run replaces it: runs in one process must not overlap.
 func setErrorHandler(w *warner) {
 	otel.SetErrorHandler(otel.ErrorHandlerFunc(w.handle))
 }
