@@ -288,3 +288,19 @@ func attrValue(t *testing.T, s sdktrace.ReadOnlySpan, key attribute.Key) attribu
 	require.True(t, ok, "%s has no attribute %s: %v", s.Name(), key, s.Attributes())
 	return v
 }
+
+// assertNotAbandoned asserts that no request span or phase of the request
+// itself was ended for want of its end event. The connection's phases may
+// be: a dial can outlive its request, when another connection came first.
+func assertNotAbandoned(t *testing.T, spans []sdktrace.ReadOnlySpan) {
+	t.Helper()
+	for _, s := range spans {
+		switch s.Name() {
+		case "http.getconn", "http.send", "http.wait", "http.receive":
+		default:
+			continue
+		}
+		_, abandoned := attrs(s)["wiretrace.abandoned"]
+		assert.False(t, abandoned, "%s was abandoned", s.Name())
+	}
+}

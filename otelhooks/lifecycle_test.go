@@ -196,6 +196,30 @@ func TestTransportExpectContinue(t *testing.T) {
 	r := one(t, spans, "PUT")
 	info := event(t, r, "http.informational_response")
 	assert.Equal(t, int64(100), eventAttrs(info)["http.response.status_code"].AsInt64())
+	// The response began (with "100 Continue") before the body was
+	// written: the request is sent until WroteRequest, and there is no
+	// wait after it.
+	assert.Empty(t, named(spans, "http.wait"))
+	assertNotAbandoned(t, spans)
+	assert.False(t, send.EndTime().Before(one(t, spans, "http.receive").StartTime()), "send overlaps the response")
+}
+
+func TestTransportHTTP2ResponseBeforeWroteRequest(t *testing.T) {
+	e := newEnv(t)
+	srv, base := tlsServer(t, http.HandlerFunc(okHandler), true)
+	client := e.client(base)
+	// net/http's HTTP/2 client may report the request written after the
+	// response began; over many requests it happens.
+	for range 30 {
+		get(t, t.Context(), client, srv.URL)
+	}
+	spans := e.spans()
+	assertNotAbandoned(t, spans)
+	assert.Len(t, named(spans, "http.send"), 30)
+	assert.Len(t, named(spans, "http.receive"), 30)
+	for _, s := range named(spans, "http.send") {
+		assert.Equal(t, codes.Unset, s.Status().Code)
+	}
 }
 
 func TestTransportEarlyHints(t *testing.T) {

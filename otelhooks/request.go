@@ -55,6 +55,10 @@ type request struct {
 	wait       phase
 	receive    phase
 	firstByte  time.Time
+	// sendsBody is whether the request has a body to write; waited100,
+	// whether it waits for "100 Continue" before writing it.
+	sendsBody  bool
+	waited100  bool
 	connects   []connectAttempt
 	connectBuf [2]connectAttempt
 	scratch    [12]attribute.KeyValue
@@ -98,6 +102,7 @@ func newRequest(parent context.Context, cfg *config, tracer trace.Tracer, span t
 		lifecycle: req != nil,
 		recording: span != nil,
 		req:       req,
+		sendsBody: req != nil && req.Body != nil && req.Body != http.NoBody && req.ContentLength != 0,
 	}
 	dns := req == nil || !isIP(req.URL.Hostname())
 	if !r.recording {
@@ -351,6 +356,7 @@ func (r *request) wait100Continue() {
 		return
 	}
 	defer r.mu.Unlock()
+	r.waited100 = true
 	r.pointEvent(&r.send, eventWait100)
 }
 
@@ -370,7 +376,9 @@ func (r *request) wroteRequest(info clienttrace.WroteRequestInfo) {
 	}
 	defer r.mu.Unlock()
 	r.end(&r.send, info.Err, time.Time{})
-	if info.Err == nil {
+	// A response may begin before the request is written (HTTP/2, 100
+	// Continue): then there is nothing left to wait for.
+	if info.Err == nil && r.firstByte.IsZero() {
 		r.start(r.parent, &r.wait, &waitPhase, time.Time{})
 	}
 }
@@ -382,6 +390,11 @@ func (r *request) gotFirstResponseByte() {
 	defer r.mu.Unlock()
 	r.firstByte = time.Now()
 	r.end(&r.wait, nil, time.Time{})
+	if r.send.open && !r.sendsBody && !r.waited100 {
+		// HTTP/2 may report the request written only after the response
+		// began. Without a body to write, it was sent: the server answered.
+		r.end(&r.send, nil, time.Time{})
+	}
 	if r.events {
 		// With spans, the first byte is where http.wait ends and
 		// http.receive starts; as events, it gets one of its own.

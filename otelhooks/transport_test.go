@@ -376,16 +376,20 @@ func TestTransportHTTP2ConcurrentStreams(t *testing.T) {
 	assert.Len(t, named(spans, "GET"), n)
 	assert.Len(t, named(spans, "http.getconn"), n)
 	assert.Len(t, named(spans, "http.send"), n)
-	assert.Len(t, named(spans, "http.wait"), n)
+	assert.LessOrEqual(t, len(named(spans, "http.wait")), n, "no wait when the response began first")
 	assert.Len(t, named(spans, "http.receive"), n)
 	assert.Empty(t, named(spans, "http.connect"), "every stream shares the warm connection")
 	assert.Empty(t, named(spans, "http.tls"))
 	for _, g := range named(spans, "http.getconn") {
 		assert.True(t, attrValue(t, g, "wiretrace.conn.reused").AsBool())
 	}
+	assertNotAbandoned(t, spans)
 	for _, r := range named(spans, "GET") {
 		assert.Equal(t, "2", attrValue(t, r, "network.protocol.version").AsString())
-		assert.Len(t, childrenOf(spans, r), 4, "each stream has its own phases")
+		children := childrenOf(spans, r)
+		assert.Contains(t, children, "http.getconn", "each stream has its own phases")
+		assert.Contains(t, children, "http.send")
+		assert.Contains(t, children, "http.receive")
 	}
 }
 
@@ -443,9 +447,10 @@ func TestTransportConcurrentRequests(t *testing.T) {
 				}
 			}
 			assert.Equal(t, resends, retried)
-			for _, name := range []string{"http.send", "http.wait", "http.receive"} {
+			for _, name := range []string{"http.send", "http.receive"} {
 				assert.Len(t, named(spans, name), n, name)
 			}
+			assertNotAbandoned(t, spans)
 			// A dial may outlive the request that started it (since Go
 			// 1.23) and finish its handshake after that request ended:
 			// the handshake is then not that request's to record.
