@@ -66,6 +66,9 @@ type request struct {
 	meter      *requestMeter // nil: not metered
 	// conn is the request's connection, if InstrumentDialer made it.
 	conn *instrumentedConn
+	// peer is network.peer.address and network.peer.port of the
+	// connection the request got, for the request span.
+	peer [2]attribute.KeyValue
 	// req and resp are the request as given to the transport and its
 	// response, for the request span's attributes; read-only.
 	req  *http.Request
@@ -203,6 +206,17 @@ func (r *request) gotConn(info clienttrace.GotConnInfo) {
 	attrs := r.attrs()
 	if info.Conn != nil {
 		attrs = r.cfg.addrs.appendAddrs(attrs, info.Conn, info.Reused)
+		// The peer goes on the request span too, as the conventions
+		// recommend for client spans.
+		r.peer = [2]attribute.KeyValue{}
+		for _, kv := range attrs {
+			switch kv.Key {
+			case semconv.NetworkPeerAddressKey:
+				r.peer[0] = kv
+			case semconv.NetworkPeerPortKey:
+				r.peer[1] = kv
+			}
+		}
 	}
 	attrs = append(attrs, connReusedKey.Bool(info.Reused), connWasIdleKey.Bool(info.WasIdle))
 	if info.WasIdle {
@@ -509,6 +523,11 @@ func (r *request) finish(err error, errType string, body *clienttrace.BodyDoneIn
 	attrs = appendHeaders(attrs, r.cfg.reqHeaders, r.req.Header)
 	if r.attempts > 1 {
 		attrs = append(attrs, semconv.HTTPRequestResendCount(r.attempts-1))
+	}
+	for _, kv := range r.peer {
+		if kv.Key.Defined() {
+			attrs = append(attrs, kv)
+		}
 	}
 	if resp := r.resp; resp != nil {
 		attrs = append(attrs,
