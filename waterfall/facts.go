@@ -13,8 +13,8 @@ import (
 )
 
 // label returns the name of n and the facts that matter about it, as shown
-// on its row.
-func label(n *node) []seg {
+// on its row. parent is the row n hangs under, or nil.
+func label(n, parent *node) []seg {
 	var segs []seg
 	if n.event {
 		segs = append(segs, seg{text: "• " + sanitize(n.name)})
@@ -66,6 +66,11 @@ func label(n *node) []seg {
 				}
 			}
 			add(text, styleNone)
+		}
+		// The kernel's view of the connection, which otelhooks puts on
+		// the request span, belongs with the connection.
+		if parent != nil && isRequest(parent) {
+			add(tcpFacts(parent.attrs), styleDim)
 		}
 	case n.name == "http.dns":
 		add(a.str("dns.question.name"), styleNone)
@@ -270,4 +275,34 @@ func barStyle(n *node) string {
 		return styleGreen
 	}
 	return styleNone
+}
+
+// tcpFacts returns the kernel's view of the request's connection, which
+// otelhooks records when its connections are instrumented: "rtt 29µs±16µs
+// cwnd 10 lo", with the retransmissions when there were any.
+func tcpFacts(a attrs) string {
+	v, ok := a.get("wiretrace.tcp.rtt_s")
+	if !ok {
+		return ""
+	}
+	rtt := v.AsFloat64()
+	if math.IsNaN(rtt) || rtt < 0 || rtt > 1e6 {
+		return ""
+	}
+	text := "rtt " + fmtDur(time.Duration(rtt*float64(time.Second)))
+	if v, ok := a.get("wiretrace.tcp.rtt_var_s"); ok {
+		if d := v.AsFloat64(); !math.IsNaN(d) && d >= 0 && d < 1e6 {
+			text += "±" + fmtDur(time.Duration(d*float64(time.Second)))
+		}
+	}
+	if c, ok := a.int("wiretrace.tcp.snd_cwnd"); ok {
+		text += " cwnd " + strconv.FormatInt(c, 10)
+	}
+	if r, ok := a.int("wiretrace.tcp.retransmits"); ok && r > 0 {
+		text += " retrans " + strconv.FormatInt(r, 10)
+	}
+	if iface := a.str("network.interface.name"); iface != "" {
+		text += " " + iface
+	}
+	return text
 }

@@ -364,3 +364,27 @@ func foreign() *fixture {
 		attribute.String("exception.message", "database: too many connections"))}
 	return f
 }
+
+// tcpFacts is a reused connection whose dialer otelhooks instruments: the
+// request span carries the kernel's view of it.
+func tcpFacts() *fixture {
+	f := newFixture(0x7e)
+	req := f.request(nil, "GET", "https://example.com/", "example.com", 443, 0, 12.0,
+		attribute.String("network.protocol.version", "2"),
+		attribute.Int("http.response.status_code", 200),
+		attribute.Int("http.response.body.size", 1256),
+		attribute.Float64("wiretrace.tcp.rtt_s", 0.004125),
+		attribute.Float64("wiretrace.tcp.rtt_var_s", 0.000350),
+		attribute.Int("wiretrace.tcp.retransmits", 2),
+		attribute.Int("wiretrace.tcp.snd_cwnd", 10),
+		attribute.String("network.interface.name", "eth0"),
+	)
+	f.add(req, "http.getconn", 0.02, 0.05, gotConn("93.184.216.34", 443, true, false)...)
+	f.add(req, "http.send", 0.05, 0.2)
+	f.add(req, "http.wait", 0.2, 9.0)
+	f.add(req, "http.receive", 9.0, 12.0,
+		attribute.Int("http.response.body.size", 1256),
+		attribute.String("wiretrace.body.done", "eof"),
+	)
+	return f
+}

@@ -66,6 +66,7 @@ func TestGolden(t *testing.T) {
 		{name: "foreign_spans", fixture: foreign, width: 100},
 		{name: "foreign_spans_color", fixture: foreign, width: 100, color: true},
 		{name: "narrow_30", fixture: parallelDial, width: 30},
+		{name: "tcp_facts", fixture: tcpFacts, width: 120},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -38,8 +38,8 @@ type row struct {
 // used, so the output is a function of the input.
 func render(b *strings.Builder, id trace.TraceID, f *forest, width int, color bool) {
 	var rows []row
-	var walk func(nodes []*node, indent string, depth int)
-	walk = func(nodes []*node, indent string, depth int) {
+	var walk func(nodes []*node, parent *node, indent string, depth int)
+	walk = func(nodes []*node, parent *node, indent string, depth int) {
 		for i, n := range nodes {
 			last := i == len(nodes)-1
 			prefix, childIndent := "", ""
@@ -55,7 +55,7 @@ func render(b *strings.Builder, id trace.TraceID, f *forest, width int, color bo
 					childIndent = indent
 				}
 			}
-			r := row{prefix: prefix, label: label(n), n: n}
+			r := row{prefix: prefix, label: label(n, parent), n: n}
 			switch {
 			case n.event:
 			case n.start.IsZero():
@@ -64,10 +64,10 @@ func render(b *strings.Builder, id trace.TraceID, f *forest, width int, color bo
 				r.dur = fmtDur(n.end.Sub(n.start))
 			}
 			rows = append(rows, r)
-			walk(n.children, childIndent, depth+1)
+			walk(n.children, n, childIndent, depth+1)
 		}
 	}
-	walk(f.roots, "", 0)
+	walk(f.roots, nil, "", 0)
 
 	total := f.t1.Sub(f.t0)
 	header := row{label: []seg{{text: "trace " + id.String(), style: styleBold}}, dur: fmtDur(total)}
