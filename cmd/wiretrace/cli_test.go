@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"runtime"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -411,5 +412,40 @@ func TestHelp(t *testing.T) {
 			assert.Equal(t, usageText, res.stdout)
 			assert.Empty(t, res.stderr)
 		})
+	}
+}
+
+func TestTCPInfoShowsConnectionFacts(t *testing.T) {
+	srv := newServer(t, hello)
+	tests := []struct {
+		name string
+		args []string
+		want bool
+	}{
+		{"with -tcpinfo", []string{"-tcpinfo", "-json", srv.URL}, runtime.GOOS == "linux"},
+		{"without", []string{"-json", srv.URL}, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			res := wiretrace(t, tt.args...)
+			require.Equal(t, exitOK, res.code, res.stderr)
+			trees := traces(t, parseSpans(t, res.stdout))
+			require.Len(t, trees, 1)
+			get := trees[0].one(t, "GET")
+			rtt, ok := get.Attributes["wiretrace.tcp.rtt_s"]
+			require.Equal(t, tt.want, ok, "wiretrace.tcp.rtt_s in %v", get.Attributes)
+			if !tt.want {
+				return
+			}
+			assert.Positive(t, rtt, "loopback has a small round-trip time, not none")
+			assert.Equal(t, "lo", get.Attributes["network.interface.name"])
+			assert.Contains(t, get.Attributes, "wiretrace.tcp.snd_cwnd")
+		})
+	}
+
+	if runtime.GOOS == "linux" {
+		res := wiretraceWith(t, runOpts{env: []string{"NO_COLOR=1", "COLUMNS=200"}}, "-tcpinfo", srv.URL)
+		require.Equal(t, exitOK, res.code, res.stderr)
+		assert.Regexp(t, `http\.getconn .*new rtt \d`, res.stdout, "the waterfall shows them")
 	}
 }

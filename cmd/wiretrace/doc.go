@@ -40,6 +40,12 @@ The flags are:
 	-json
 		Write the spans as JSON lines to standard output, instead of the
 		waterfall (see "JSON lines").
+	-tcpinfo
+		Instrument the connections (otelhooks.InstrumentTransport) so that,
+		on Linux, each request span records what the kernel knows of its
+		connection: smoothed round-trip time and its variance, congestion
+		window, retransmissions, local interface. The waterfall shows them
+		on the http.getconn row; without Linux, nothing is shown.
 	-otlp endpoint
 		Also export the spans over OTLP (see "OTLP").
 	-otlp-protocol grpc|http/protobuf|http/json

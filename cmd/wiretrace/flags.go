@@ -32,8 +32,7 @@ type options struct {
 	otlp     *otlpTarget   // -otlp, -otlp-protocol and the environment; nil for none
 	service  string        // -service, or "" to take OTEL_SERVICE_NAME or the default
 	urls     []*url.URL
-	// Connection facts (TCP_INFO round-trip time and the like) will be an
-	// opt-in flag here; newClient is where it reaches the transport.
+	tcpInfo  bool // -tcpinfo: instrument connections for the kernel's facts
 }
 
 const usageText = `Usage: wiretrace [flags] [URL...]
@@ -59,6 +58,8 @@ Flags may come before or after the URLs. A URL without a scheme gets http://.
   -http2           use HTTP/2 only: over TLS, or h2c for http:// URLs
   -json            write one JSON object per span to stdout, for scripts;
                    captions and messages go to stderr
+  -tcpinfo         show what the kernel knows of each connection (Linux):
+                   round-trip time, congestion window, retransmissions
   -otlp endpoint   also export the spans over OTLP: grpc://host:4317,
                    http://host:4318, or host:port (4317 means gRPC)
   -otlp-protocol p grpc, http/protobuf or http/json, whatever the endpoint
@@ -101,6 +102,7 @@ func parseArgs(args []string, stdin io.Reader, getenv func(string) string) (*opt
 	fs.BoolVar(&o.http1, "http1", false, "")
 	fs.BoolVar(&o.http2, "http2", false, "")
 	fs.BoolVar(&o.json, "json", false, "")
+	fs.BoolVar(&o.tcpInfo, "tcpinfo", false, "")
 	var otlpEndpoint, otlpProtocol string
 	fs.StringVar(&otlpEndpoint, "otlp", "", "")
 	fs.StringVar(&otlpProtocol, "otlp-protocol", "", "")

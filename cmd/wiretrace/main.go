@@ -250,9 +250,10 @@ func newClient(o *options, tp trace.TracerProvider, adjust func(*http.Transport)
 	if adjust != nil {
 		adjust(base)
 	}
-	// Connection facts (TCP_INFO round-trip time and the like) will be
-	// an opt-in: its flag will have otelhooks.InstrumentTransport wrap
-	// base's DialContext here, after adjust has set it.
+	if o.tcpInfo {
+		// After adjust, which may set the dialer that this wraps.
+		otelhooks.InstrumentTransport(base, otelhooks.WithoutMetrics())
+	}
 	client := &http.Client{
 		Transport: otelhooks.NewTransport(base, hookOptions(o, tp)...),
 	}
