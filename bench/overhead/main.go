@@ -222,7 +222,7 @@ func (res *results) printOverheads(w io.Writer) {
 
 // printTargets prints a verdict per target, setup and unit.
 func (res *results) printTargets(w io.Writer) {
-	fmt.Fprintln(w, "\nTargets (overhead = variant − bare, medians; time by a sign test over paired passes)")
+	fmt.Fprintln(w, "\nTargets (overhead = variant − bare; allocations and bytes by their medians, time by an exact sign test over the passes, paired)")
 	for _, tg := range targets {
 		fmt.Fprintf(w, "\n%s\n\n", tg.name)
 		fmt.Fprintln(w, "| setup | unit | ours | anchor | ratio | target | verdict |")
@@ -262,21 +262,26 @@ func (res *results) verdict(tg target, setup, unit string, bare, ours *row, note
 	da := anchor.median(unit) - bare.median(unit)
 	ratio := d / da
 	allowed := tg.ratio * da
-	v := "met"
-	if d > allowed {
-		v = fmt.Sprintf("NOT MET: %s over", format(d-allowed))
-		if unit == unitTime {
-			// Time is noisy: a miss counts only when the passes agree.
-			pos, n, p := signTest(ours.samples[unit], bare.samples[unit], anchor.samples[unit], tg.ratio)
-			if p >= 0.05 {
-				v = fmt.Sprintf("not significant (%d of %d passes over, p=%.2f)", pos, n, p)
-			} else {
-				v += fmt.Sprintf(" (%d of %d passes over, p=%.3f)", pos, n, p)
-			}
-		}
-	} else if unit == unitTime {
+	var v string
+	switch {
+	case unit == unitTime:
+		// Time is noisy: only the passes agreeing decides.
 		pos, n, p := signTest(ours.samples[unit], bare.samples[unit], anchor.samples[unit], tg.ratio)
-		v += fmt.Sprintf(" (%d of %d passes over, p=%.3f)", pos, n, p)
+		switch {
+		case p < 0.05 && 2*pos > n:
+			v = fmt.Sprintf("NOT MET: over in %d of %d passes, p=%.3f", pos, n, p)
+		case p < 0.05:
+			v = fmt.Sprintf("met: under in %d of %d passes, p=%.3f", n-pos, n, p)
+		default:
+			v = fmt.Sprintf("no significant difference: over in %d of %d passes, p=%.2f", pos, n, p)
+		}
+		// And, for the record, whether ours is faster than the anchor at all.
+		slower, n1, p1 := signTest(ours.samples[unit], bare.samples[unit], anchor.samples[unit], 1)
+		v += fmt.Sprintf("; faster than %s in %d of %d passes, p=%.3f", tg.anchor, n1-slower, n1, p1)
+	case d > allowed:
+		v = fmt.Sprintf("NOT MET: %s over", format(d-allowed))
+	default:
+		v = "met"
 	}
 	return fmt.Sprintf("| %s | %s | %s | %s | %.2f | ≤ %.1fx | %s%s |", setup, unit,
 		fmtDelta(d, format), fmtDelta(da, format), ratio, tg.ratio, v, note)
