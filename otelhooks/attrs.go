@@ -211,6 +211,12 @@ func appendAddr(attrs []attribute.KeyValue, a net.Addr, addrKey, portKey attribu
 
 // isIP reports whether host is an IP address rather than a name.
 func isIP(host string) bool {
+	// A name cannot start with a digit before its last label, nor
+	// contain a colon: only what might be an address is parsed, so that
+	// names cost no error value.
+	if host == "" || (!strings.Contains(host, ":") && (host[0] < '0' || host[0] > '9')) {
+		return false
+	}
 	_, err := netip.ParseAddr(host)
 	return err == nil
 }

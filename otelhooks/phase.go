@@ -129,7 +129,10 @@ func (r *request) close(p *phase, at time.Time, err error, description string, a
 	if at.IsZero() {
 		span.End()
 	} else {
-		span.End(trace.WithTimestamp(at))
+		// Through r's own array, so that the variadic slice is not
+		// allocated.
+		r.endOpts[0] = trace.WithTimestamp(at)
+		span.End(r.endOpts[:]...)
 	}
 }
 

@@ -61,14 +61,17 @@ type request struct {
 	waited100  bool
 	connects   []connectAttempt
 	connectBuf [2]connectAttempt
-	scratch    [12]attribute.KeyValue
+	scratch    [10]attribute.KeyValue
 	eventOpts  [2]trace.EventOption
+	endOpts    [1]trace.SpanEndOption
 	meter      *requestMeter // nil: not metered
 	// conn is the request's connection, if InstrumentDialer made it.
 	conn *instrumentedConn
-	// peer is network.peer.address and network.peer.port of the
-	// connection the request got, for the request span.
-	peer [2]attribute.KeyValue
+	// peer is network.peer.address of the connection the request got, for
+	// the request span. Its port is left to http.getconn: with it, the
+	// request span would pass 8 attributes, past which the SDK allocates a
+	// map for each span it snapshots.
+	peer attribute.KeyValue
 	// req and resp are the request as given to the transport and its
 	// response, for the request span's attributes; read-only.
 	req  *http.Request
@@ -208,13 +211,10 @@ func (r *request) gotConn(info clienttrace.GotConnInfo) {
 		attrs = r.cfg.addrs.appendAddrs(attrs, info.Conn, info.Reused)
 		// The peer goes on the request span too, as the conventions
 		// recommend for client spans.
-		r.peer = [2]attribute.KeyValue{}
+		r.peer = attribute.KeyValue{}
 		for _, kv := range attrs {
-			switch kv.Key {
-			case semconv.NetworkPeerAddressKey:
-				r.peer[0] = kv
-			case semconv.NetworkPeerPortKey:
-				r.peer[1] = kv
+			if kv.Key == semconv.NetworkPeerAddressKey {
+				r.peer = kv
 			}
 		}
 	}
@@ -229,6 +229,13 @@ func (r *request) gotConn(info clienttrace.GotConnInfo) {
 // settleConnects ends the dials that succeeded, now that GotConn tells which
 // connection the request uses: the attempt to its remote address won.
 func (r *request) settleConnects(info clienttrace.GotConnInfo) {
+	waiting := false
+	for i := range r.connects {
+		waiting = waiting || (r.connects[i].connected && r.connects[i].open)
+	}
+	if !waiting {
+		return
+	}
 	remote := ""
 	if !info.Reused && info.Conn != nil && info.Conn.RemoteAddr() != nil {
 		remote = info.Conn.RemoteAddr().String()
@@ -266,7 +273,7 @@ func (r *request) dnsStart(info clienttrace.DNSStartInfo) {
 	defer r.mu.Unlock()
 	r.meter.dnsStarted(info.Host)
 	if r.recording {
-		r.start(r.phaseParent(), &r.dns, &dnsPhase, time.Time{}, semconv.DNSQuestionName(info.Host))
+		r.start(r.phaseParent(), &r.dns, &dnsPhase, time.Time{}, append(r.attrs(), semconv.DNSQuestionName(info.Host))...)
 	}
 }
 
@@ -524,10 +531,8 @@ func (r *request) finish(err error, errType string, body *clienttrace.BodyDoneIn
 	if r.attempts > 1 {
 		attrs = append(attrs, semconv.HTTPRequestResendCount(r.attempts-1))
 	}
-	for _, kv := range r.peer {
-		if kv.Key.Defined() {
-			attrs = append(attrs, kv)
-		}
+	if r.peer.Key.Defined() {
+		attrs = append(attrs, r.peer)
 	}
 	if resp := r.resp; resp != nil {
 		attrs = append(attrs,
