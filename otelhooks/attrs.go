@@ -121,6 +121,10 @@ func hasSensitiveQuery(q string) bool {
 	if q == "" {
 		return false
 	}
+	if strings.ContainsAny(q, "%+") {
+		// Escaped, a key could hide from the search below.
+		return true
+	}
 	for _, k := range sensitiveQueryKeys {
 		if strings.Contains(q, k) {
 			return true
@@ -211,14 +215,30 @@ func appendAddr(attrs []attribute.KeyValue, a net.Addr, addrKey, portKey attribu
 
 // isIP reports whether host is an IP address rather than a name.
 func isIP(host string) bool {
-	// A name cannot start with a digit before its last label, nor
-	// contain a colon: only what might be an address is parsed, so that
-	// names cost no error value.
-	if host == "" || (!strings.Contains(host, ":") && (host[0] < '0' || host[0] > '9')) {
+	// Only what might be an address (a colon for IPv6, digits and dots
+	// for IPv4) is parsed, so that host names cost no error value.
+	if !strings.Contains(host, ":") && (host == "" || strings.Trim(host, "0123456789.") != "") {
 		return false
 	}
 	_, err := netip.ParseAddr(host)
 	return err == nil
+}
+
+// sameAddr reports whether the "host:port" addr, as dialed, is the address
+// a, without formatting a when it is a TCP address.
+func sameAddr(addr string, a net.Addr) bool {
+	switch a := a.(type) {
+	case nil:
+		return false
+	case *net.TCPAddr:
+		ap, err := netip.ParseAddrPort(addr)
+		if err != nil {
+			return false
+		}
+		ip, ok := netip.AddrFromSlice(a.IP)
+		return ok && ap.Port() == uint16(a.Port) && ap.Addr().WithZone("").Unmap() == ip.Unmap() && ap.Addr().Zone() == a.Zone
+	}
+	return addr == a.String()
 }
 
 // networkType returns "ipv4" or "ipv6" for the host of addr, or "".

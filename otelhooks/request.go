@@ -3,6 +3,7 @@ package otelhooks
 import (
 	"context"
 	"crypto/tls"
+	"net"
 	"net/http"
 	"net/textproto"
 	"strconv"
@@ -204,11 +205,18 @@ func (r *request) gotConn(info clienttrace.GotConnInfo) {
 	if !r.recording {
 		return
 	}
-	r.settleConnects(info)
+	winner := r.settleConnects(info)
 
 	attrs := r.attrs()
-	if info.Conn != nil {
+	switch {
+	case winner != "":
+		// The dial's address is the peer's, already a string.
+		attrs = appendPeer(attrs, winner)
+		attrs = appendAddr(attrs, info.Conn.LocalAddr(), semconv.NetworkLocalAddressKey, semconv.NetworkLocalPortKey)
+	case info.Conn != nil:
 		attrs = r.cfg.addrs.appendAddrs(attrs, info.Conn, info.Reused)
+	}
+	if info.Conn != nil {
 		// The peer goes on the request span too, as the conventions
 		// recommend for client spans.
 		r.peer = attribute.KeyValue{}
@@ -228,29 +236,31 @@ func (r *request) gotConn(info clienttrace.GotConnInfo) {
 
 // settleConnects ends the dials that succeeded, now that GotConn tells which
 // connection the request uses: the attempt to its remote address won.
-func (r *request) settleConnects(info clienttrace.GotConnInfo) {
+func (r *request) settleConnects(info clienttrace.GotConnInfo) (winner string) {
 	waiting := false
 	for i := range r.connects {
 		waiting = waiting || (r.connects[i].connected && r.connects[i].open)
 	}
 	if !waiting {
-		return
+		return ""
 	}
-	remote := ""
-	if !info.Reused && info.Conn != nil && info.Conn.RemoteAddr() != nil {
-		remote = info.Conn.RemoteAddr().String()
+	var remote net.Addr
+	if !info.Reused && info.Conn != nil {
+		remote = info.Conn.RemoteAddr()
 	}
 	for i := range r.connects {
 		c := &r.connects[i]
 		if !c.connected || !c.open {
 			continue
 		}
-		won := remote != "" && c.addr == remote
+		// One winner, even with two dials to the same address.
+		won := winner == "" && sameAddr(c.addr, remote)
 		if won {
-			remote = "" // one winner, even with two dials to the same address
+			winner = c.addr
 		}
 		r.end(&c.phase, nil, c.doneAt, append(r.attrs(), connectWinnerKey.Bool(won))...)
 	}
+	return winner
 }
 
 func (r *request) putIdleConn(err error) {

@@ -1,0 +1,90 @@
+package otelhooks
+
+import (
+	"net"
+	"net/http"
+	"net/url"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+func TestSameAddr(t *testing.T) {
+	tests := []struct {
+		name string
+		addr string
+		a    net.Addr
+		want bool
+	}{
+		{"IPv4", "127.0.0.1:8080", &net.TCPAddr{IP: net.IPv4(127, 0, 0, 1), Port: 8080}, true},
+		{"IPv4 as 4 bytes", "127.0.0.1:8080", &net.TCPAddr{IP: net.IP{127, 0, 0, 1}, Port: 8080}, true},
+		{"other port", "127.0.0.1:8080", &net.TCPAddr{IP: net.IPv4(127, 0, 0, 1), Port: 8081}, false},
+		{"other host", "127.0.0.2:8080", &net.TCPAddr{IP: net.IPv4(127, 0, 0, 1), Port: 8080}, false},
+		{"IPv6", "[::1]:443", &net.TCPAddr{IP: net.IPv6loopback, Port: 443}, true},
+		{"IPv6 zone", "[fe80::1%eth0]:443", &net.TCPAddr{IP: net.ParseIP("fe80::1"), Port: 443, Zone: "eth0"}, true},
+		{"IPv6 other zone", "[fe80::1%eth0]:443", &net.TCPAddr{IP: net.ParseIP("fe80::1"), Port: 443, Zone: "eth1"}, false},
+		{"name", "localhost:80", &net.TCPAddr{IP: net.IPv4(127, 0, 0, 1), Port: 80}, false},
+		{"unix", "/tmp/sock", &net.UnixAddr{Name: "/tmp/sock", Net: "unix"}, true},
+		{"nil", "127.0.0.1:80", nil, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			assert.Equal(t, tt.want, sameAddr(tt.addr, tt.a))
+		})
+	}
+}
+
+func TestIsIP(t *testing.T) {
+	for host, want := range map[string]bool{
+		"127.0.0.1": true, "::1": true, "fe80::1%eth0": true, "2001:db8::1": true,
+		"localhost": false, "example.com": false, "": false, "1.example.com": false, "10.0.0.256": false,
+	} {
+		assert.Equal(t, want, isIP(host), host)
+		if want || host != "10.0.0.256" {
+			assert.Zero(t, testing.AllocsPerRun(10, func() { isIP(host) }), "a host name or an address costs nothing: %s", host)
+		}
+	}
+}
+
+func TestRedactURL(t *testing.T) {
+	tests := []struct{ in, want string }{
+		{"https://example.com/p?q=1", "https://example.com/p?q=1"},
+		{"https://user:pass@example.com/", "https://example.com/"},
+		{"https://user@example.com/", "https://example.com/"},
+		{"https://example.com/?sig=abc&x=1", "https://example.com/?sig=REDACTED&x=1"},
+		{"https://example.com/?AWSAccessKeyId=AK&Signature=s%2Fs&Expires=1", "https://example.com/?AWSAccessKeyId=REDACTED&Signature=REDACTED&Expires=1"},
+		{"https://example.com/?X-Goog-Signature=abc", "https://example.com/?X-Goog-Signature=REDACTED"},
+		{"https://example.com/?%73ig=abc", "https://example.com/?%73ig=REDACTED"},
+		{"https://example.com/?signature=keep&sigma=1", "https://example.com/?signature=keep&sigma=1"},
+		{"https://example.com/?sig", "https://example.com/?sig"},
+		{"https://example.com/?a=1&si%67=abc", "https://example.com/?a=1&si%67=REDACTED"},
+		{"https://example.com/?%53ignature=abc", "https://example.com/?%53ignature=REDACTED"},
+		{"https://example.com/?q=a+b", "https://example.com/?q=a+b"},
+	}
+	for _, tt := range tests {
+		u, err := url.Parse(tt.in)
+		require.NoError(t, err)
+		assert.Equal(t, tt.want, redactURL(u), tt.in)
+	}
+}
+
+func TestMethodAndSpanName(t *testing.T) {
+	tests := []struct {
+		method, wantName, wantMethod string
+		known                        bool
+	}{
+		{"", "GET", "GET", true},
+		{"GET", "GET", "GET", true},
+		{"QUERY", "QUERY", "QUERY", true},
+		{"PURGE", "HTTP", "PURGE", false},
+		{"get", "HTTP", "get", false},
+	}
+	for _, tt := range tests {
+		r := &http.Request{Method: tt.method}
+		m, known := method(r)
+		assert.Equal(t, tt.wantMethod, m)
+		assert.Equal(t, tt.known, known)
+		assert.Equal(t, tt.wantName, defaultSpanName(r))
+	}
+}
