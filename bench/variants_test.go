@@ -10,6 +10,7 @@ import (
 	"go.opentelemetry.io/contrib/instrumentation/net/http/httptrace/otelhttptrace"
 	"go.opentelemetry.io/contrib/instrumentation/net/http/otelhttp"
 	noopmetric "go.opentelemetry.io/otel/metric/noop"
+	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
 	"go.opentelemetry.io/otel/trace"
 
 	"github.com/wiretrace/wiretrace/otelhooks"
@@ -64,20 +65,38 @@ var variants = []variant{
 		return otelhttp.NewTransport(base, otelhttpTraceOptions(tp, otelhttptrace.WithoutSubSpans())...)
 	}},
 	{name: "otelhooks", ours: true, transport: func(base http.RoundTripper, tp trace.TracerProvider) http.RoundTripper {
-		return otelhooks.NewTransport(base, otelhooks.WithTracerProvider(tp))
+		return otelhooks.NewTransport(base, otelhooks.WithTracerProvider(tp), otelhooks.WithMeterProvider(noopmetric.NewMeterProvider()))
 	}},
 	{name: "otelhooks-events", ours: true, transport: func(base http.RoundTripper, tp trace.TracerProvider) http.RoundTripper {
-		return otelhooks.NewTransport(base, otelhooks.WithTracerProvider(tp), otelhooks.WithoutSubSpans())
+		return otelhooks.NewTransport(base, otelhooks.WithTracerProvider(tp), otelhooks.WithoutSubSpans(),
+			otelhooks.WithMeterProvider(noopmetric.NewMeterProvider()))
 	}},
 	{name: "otelhooks-unsampled", ours: true, unsampled: true, transport: func(base http.RoundTripper, tp trace.TracerProvider) http.RoundTripper {
-		return otelhooks.NewTransport(base, otelhooks.WithTracerProvider(tp))
+		return otelhooks.NewTransport(base, otelhooks.WithTracerProvider(tp), otelhooks.WithMeterProvider(noopmetric.NewMeterProvider()))
+	}},
+	// Metrics on, into an SDK meter provider whose reader is never
+	// collected: what recording the HTTP client metrics costs, on top of
+	// the rows above (which record none).
+	{name: "otelhttp+metrics", transport: func(base http.RoundTripper, tp trace.TracerProvider) http.RoundTripper {
+		return otelhttp.NewTransport(base, otelhttp.WithTracerProvider(tp), otelhttp.WithMeterProvider(meterProvider))
+	}},
+	{name: "otelhooks+metrics", ours: true, transport: func(base http.RoundTripper, tp trace.TracerProvider) http.RoundTripper {
+		return otelhooks.NewTransport(base, otelhooks.WithTracerProvider(tp), otelhooks.WithMeterProvider(meterProvider))
+	}},
+	{name: "otelhooks-unsampled+metrics", ours: true, unsampled: true, transport: func(base http.RoundTripper, tp trace.TracerProvider) http.RoundTripper {
+		return otelhooks.NewTransport(base, otelhooks.WithTracerProvider(tp), otelhooks.WithMeterProvider(meterProvider))
 	}},
 	// The documented interop: otelhttp's client span, our phases under it.
 	{name: "otelhttp+otelhooks", ours: true, transport: func(base http.RoundTripper, tp trace.TracerProvider) http.RoundTripper {
-		inner := otelhooks.NewTransport(base, otelhooks.WithTracerProvider(tp), otelhooks.WithoutRequestSpan())
+		inner := otelhooks.NewTransport(base, otelhooks.WithTracerProvider(tp), otelhooks.WithoutRequestSpan(),
+			otelhooks.WithMeterProvider(noopmetric.NewMeterProvider()))
 		return otelhttp.NewTransport(inner, otelhttpOptions(tp)...)
 	}},
 }
+
+// meterProvider records the metrics of the +metrics rows, into a reader
+// that is never collected.
+var meterProvider = sdkmetric.NewMeterProvider(sdkmetric.WithReader(sdkmetric.NewManualReader()))
 
 // otelhttpOptions are the options of every otelhttp transport: the
 // variant's tracer provider, and a no-op meter provider, stated rather

@@ -4,6 +4,7 @@ import (
 	"context"
 	"net/http"
 	"strconv"
+	"sync/atomic"
 	"time"
 
 	"go.opentelemetry.io/otel"
@@ -26,6 +27,7 @@ type instruments struct {
 	active       metric.Int64UpDownCounter
 	timeInQueue  metric.Float64Histogram
 	dnsDuration  metric.Float64Histogram
+	attrs        attrCache
 }
 
 // newInstruments creates the instruments from mp, or the global provider
@@ -81,8 +83,8 @@ func (i *instruments) enabled(ctx context.Context) bool {
 }
 
 // requestMeter is the metric state of one request, guarded by the
-// request's mutex. A nil *requestMeter records nothing. Its attributes are the low-cardinality
-// ones only: never the URL or its path.
+// request's mutex. A nil *requestMeter records nothing. Its attributes are
+// the low-cardinality ones only: never the URL or its path.
 type requestMeter struct {
 	inst *instruments
 	// requestLevel is false under another instrumentation's request span
@@ -95,35 +97,93 @@ type requestMeter struct {
 	dnsStart     time.Time
 	dnsName      string
 	requestSize  int64 // -1: unknown
-	// base are the attributes known when the request starts: method,
-	// server.address, server.port, url.scheme.
-	base    attribute.Set
-	baseOpt metric.MeasurementOption
+	// base are the attributes known when the request starts.
+	base *baseAttrs
 	// protocol and status are known once the response arrives.
 	protocol string
 	status   int
 }
 
+// baseAttrs is the attribute set of what is known when a request starts:
+// method, server.address, server.port, url.scheme; with the options that
+// pass it, built once.
+type baseAttrs struct {
+	method, host, scheme string
+	port                 int
+
+	set    attribute.Set
+	record []metric.RecordOption
+	add    []metric.AddOption
+}
+
+// endAttrs is the attribute set of a request's end: base, with the status
+// code, the protocol version and the error type.
+type endAttrs struct {
+	base            *baseAttrs
+	status          int
+	protocol, error string
+
+	record []metric.RecordOption
+}
+
+// attrCache keeps the attribute sets of the last request, which the next
+// one, to the same server with the same outcome, most often shares: building
+// a set and the options that pass it costs allocations. One immutable
+// entry each, replaced on a miss; safe for concurrent use.
+type attrCache struct {
+	base atomic.Pointer[baseAttrs]
+	end  atomic.Pointer[endAttrs]
+}
+
+func (c *attrCache) baseFor(meth, host string, port int, scheme string) *baseAttrs {
+	if b := c.base.Load(); b != nil && b.method == meth && b.host == host && b.port == port && b.scheme == scheme {
+		return b
+	}
+	b := &baseAttrs{method: meth, host: host, port: port, scheme: scheme}
+	b.set = attribute.NewSet(
+		semconv.HTTPRequestMethodKey.String(meth),
+		semconv.ServerAddress(host),
+		semconv.ServerPort(port),
+		semconv.URLScheme(scheme),
+	)
+	opt := metric.WithAttributeSet(b.set)
+	b.record, b.add = []metric.RecordOption{opt}, []metric.AddOption{opt}
+	c.base.Store(b)
+	return b
+}
+
+func (c *attrCache) endFor(base *baseAttrs, status int, protocol, errType string) *endAttrs {
+	if e := c.end.Load(); e != nil && e.base == base && e.status == status && e.protocol == protocol && e.error == errType {
+		return e
+	}
+	e := &endAttrs{base: base, status: status, protocol: protocol, error: errType}
+	attrs := make([]attribute.KeyValue, 0, 7)
+	attrs = append(attrs, base.set.ToSlice()...)
+	if status != 0 {
+		attrs = append(attrs, semconv.HTTPResponseStatusCode(status))
+	}
+	if protocol != "" {
+		attrs = append(attrs, semconv.NetworkProtocolVersion(protocol))
+	}
+	if errType != "" {
+		attrs = append(attrs, semconv.ErrorTypeKey.String(errType))
+	}
+	e.record = []metric.RecordOption{metric.WithAttributeSet(attribute.NewSet(attrs...))}
+	c.end.Store(e)
+	return e
+}
+
 // newRequestMeter starts metering req, and records it as active if
 // requestLevel.
 func newRequestMeter(ctx context.Context, inst *instruments, req *http.Request, requestLevel bool) *requestMeter {
-	m := &requestMeter{inst: inst, ctx: ctx, requestLevel: requestLevel}
-	m.start = time.Now()
-	m.requestSize = req.ContentLength
+	m := &requestMeter{inst: inst, ctx: ctx, requestLevel: requestLevel, start: time.Now(), requestSize: req.ContentLength}
 	meth, known := method(req)
 	if !known {
 		meth = "_OTHER"
 	}
-	attrs := [4]attribute.KeyValue{
-		semconv.HTTPRequestMethodKey.String(meth),
-		semconv.ServerAddress(req.URL.Hostname()),
-		semconv.ServerPort(portNumber(req.URL.Port(), req.URL.Scheme)),
-		semconv.URLScheme(req.URL.Scheme),
-	}
-	m.base = attribute.NewSet(attrs[:]...)
-	m.baseOpt = metric.WithAttributeSet(m.base)
+	m.base = inst.attrs.baseFor(meth, req.URL.Hostname(), portNumber(req.URL.Port(), req.URL.Scheme), req.URL.Scheme)
 	if requestLevel {
-		m.inst.active.Add(ctx, 1, m.baseOpt)
+		m.inst.active.Add(ctx, 1, m.base.add...)
 	}
 	return m
 }
@@ -136,7 +196,7 @@ func (m *requestMeter) getConn() {
 
 func (m *requestMeter) gotConn() {
 	if m != nil && m.inst != nil && !m.queued.IsZero() {
-		m.inst.timeInQueue.Record(m.ctx, time.Since(m.queued).Seconds(), m.baseOpt)
+		m.inst.timeInQueue.Record(m.ctx, time.Since(m.queued).Seconds(), m.base.record...)
 		m.queued = time.Time{}
 	}
 }
@@ -172,29 +232,17 @@ func (m *requestMeter) end(errType string, bodySize int64) {
 	if m == nil || m.inst == nil || !m.requestLevel {
 		return
 	}
-	m.inst.active.Add(m.ctx, -1, m.baseOpt)
-
-	attrs := make([]attribute.KeyValue, 0, 7)
-	attrs = append(attrs, m.base.ToSlice()...)
-	if m.status != 0 {
-		attrs = append(attrs, semconv.HTTPResponseStatusCode(m.status))
-		if m.status >= 400 && errType == "" {
-			errType = strconv.Itoa(m.status)
-		}
+	m.inst.active.Add(m.ctx, -1, m.base.add...)
+	if m.status >= 400 && errType == "" {
+		errType = strconv.Itoa(m.status)
 	}
-	if m.protocol != "" {
-		attrs = append(attrs, semconv.NetworkProtocolVersion(m.protocol))
-	}
-	if errType != "" {
-		attrs = append(attrs, semconv.ErrorTypeKey.String(errType))
-	}
-	opt := metric.WithAttributeSet(attribute.NewSet(attrs...))
-	m.inst.duration.Record(m.ctx, time.Since(m.start).Seconds(), opt)
+	opts := m.inst.attrs.endFor(m.base, m.status, m.protocol, errType).record
+	m.inst.duration.Record(m.ctx, time.Since(m.start).Seconds(), opts...)
 	if m.requestSize >= 0 {
-		m.inst.requestSize.Record(m.ctx, m.requestSize, opt)
+		m.inst.requestSize.Record(m.ctx, m.requestSize, opts...)
 	}
 	if errType == "" || m.status != 0 {
-		m.inst.responseSize.Record(m.ctx, bodySize, opt)
+		m.inst.responseSize.Record(m.ctx, bodySize, opts...)
 	}
 	m.inst = nil
 }
