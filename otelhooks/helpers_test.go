@@ -304,3 +304,17 @@ func assertNotAbandoned(t *testing.T, spans []sdktrace.ReadOnlySpan) {
 		assert.False(t, abandoned, "%s was abandoned", s.Name())
 	}
 }
+
+// send sends a GET to target and closes the response body, for use on
+// goroutines of the test's own: it returns the error rather than failing.
+func send(ctx context.Context, client *http.Client, target string) error {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, target, nil)
+	if err != nil {
+		return err
+	}
+	resp, err := client.Do(req)
+	if err != nil {
+		return err
+	}
+	return resp.Body.Close()
+}

@@ -2,6 +2,7 @@ package otelhooks
 
 import (
 	"context"
+	"errors"
 	"net/http"
 	"strconv"
 	"sync/atomic"
@@ -10,6 +11,7 @@ import (
 	"go.opentelemetry.io/otel"
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/metric"
+	metricnoop "go.opentelemetry.io/otel/metric/noop"
 	semconv "go.opentelemetry.io/otel/semconv/v1.43.0"
 	"go.opentelemetry.io/otel/semconv/v1.43.0/dnsconv"
 	"go.opentelemetry.io/otel/semconv/v1.43.0/httpconv"
@@ -31,47 +33,35 @@ type instruments struct {
 }
 
 // newInstruments creates the instruments from mp, or the global provider
-// if mp is nil. An instrument the provider refuses is left out; the error
-// goes to the global error handler, as OpenTelemetry's own do.
+// if mp is nil.
 func newInstruments(mp metric.MeterProvider) *instruments {
 	if mp == nil {
 		mp = otel.GetMeterProvider()
 	}
 	m := mp.Meter(ScopeName, metric.WithInstrumentationVersion(Version()), metric.WithSchemaURL(semconv.SchemaURL))
+	// The conventions' constructors give the names, units, descriptions
+	// and advised buckets. An instrument the provider refuses is a no-op;
+	// the error goes to the global handler, as OpenTelemetry's own do.
 	var inst instruments
-	var err error
-	report := func(e error) {
-		if e != nil {
-			otel.Handle(e)
-		}
-	}
-	var d httpconv.ClientRequestDuration
-	d, err = httpconv.NewClientRequestDuration(m)
-	report(err)
-	inst.duration = d.Inst()
-	var rq httpconv.ClientRequestBodySize
-	rq, err = httpconv.NewClientRequestBodySize(m)
-	report(err)
-	inst.requestSize = rq.Inst()
-	var rs httpconv.ClientResponseBodySize
-	rs, err = httpconv.NewClientResponseBodySize(m)
-	report(err)
-	inst.responseSize = rs.Inst()
-	var a httpconv.ClientActiveRequests
-	a, err = httpconv.NewClientActiveRequests(m)
-	report(err)
-	inst.active = a.Inst()
-	var dns dnsconv.LookupDuration
-	dns, err = dnsconv.NewLookupDuration(m, metric.WithExplicitBucketBoundaries(durationBuckets...))
-	report(err)
-	inst.dnsDuration = dns.Inst()
+	duration, err1 := httpconv.NewClientRequestDuration(m)
+	requestSize, err2 := httpconv.NewClientRequestBodySize(m)
+	responseSize, err3 := httpconv.NewClientResponseBodySize(m)
+	active, err4 := httpconv.NewClientActiveRequests(m)
+	dns, err5 := dnsconv.NewLookupDuration(m, metric.WithExplicitBucketBoundaries(durationBuckets...))
 	// Not in the conventions' Go package: the name, unit and attributes
 	// are those of .NET's HTTP client, which the conventions cite.
-	inst.timeInQueue, err = m.Float64Histogram("http.client.request.time_in_queue",
+	timeInQueue, err6 := m.Float64Histogram("http.client.request.time_in_queue",
 		metric.WithDescription("The amount of time requests spent on a queue waiting for an available connection."),
 		metric.WithUnit("s"),
 		metric.WithExplicitBucketBoundaries(durationBuckets...))
-	report(err)
+	if err := errors.Join(err1, err2, err3, err4, err5, err6); err != nil {
+		otel.Handle(err)
+	}
+	if timeInQueue == nil {
+		timeInQueue = metricnoop.Float64Histogram{}
+	}
+	inst.duration, inst.requestSize, inst.responseSize = duration.Inst(), requestSize.Inst(), responseSize.Inst()
+	inst.active, inst.dnsDuration, inst.timeInQueue = active.Inst(), dns.Inst(), timeInQueue
 	return &inst
 }
 

@@ -212,16 +212,7 @@ func TestMetricsTimeInQueue(t *testing.T) {
 
 	errs := make(chan error, 2)
 	for range 2 {
-		go func() {
-			req, err := http.NewRequestWithContext(t.Context(), http.MethodGet, srv.URL, nil)
-			if err == nil {
-				var resp *http.Response
-				if resp, err = client.Do(req); err == nil {
-					err = resp.Body.Close()
-				}
-			}
-			errs <- err
-		}()
+		go func() { errs <- send(t.Context(), client, srv.URL) }()
 	}
 	<-arrived // one request holds the only connection; the other queues
 	// The second request waits in the pool until the first is done, whose

@@ -354,16 +354,7 @@ func TestTransportHTTP2ConcurrentStreams(t *testing.T) {
 	const n = 50
 	errs := make(chan error, n)
 	for range n {
-		go func() {
-			req, err := http.NewRequestWithContext(t.Context(), http.MethodGet, srv.URL+"/hold", nil)
-			if err == nil {
-				var resp *http.Response
-				if resp, err = client.Do(req); err == nil {
-					err = resp.Body.Close()
-				}
-			}
-			errs <- err
-		}()
+		go func() { errs <- send(t.Context(), client, srv.URL+"/hold") }()
 	}
 	for range n {
 		<-arrived // all 50 streams are open at once
@@ -412,14 +403,7 @@ func TestTransportConcurrentRequests(t *testing.T) {
 			for range workers {
 				go func() {
 					for range jobs {
-						req, err := http.NewRequestWithContext(t.Context(), http.MethodGet, srv.URL, nil)
-						if err == nil {
-							var resp *http.Response
-							if resp, err = client.Do(req); err == nil {
-								err = resp.Body.Close()
-							}
-						}
-						errs <- err
+						errs <- send(t.Context(), client, srv.URL)
 					}
 				}()
 			}
