@@ -16,6 +16,7 @@ import (
 	"go.opentelemetry.io/otel/sdk/metric/metricdata"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 
+	"github.com/wiretrace/wiretrace/clienttrace"
 	"github.com/wiretrace/wiretrace/internal/testnet"
 	"github.com/wiretrace/wiretrace/otelhooks"
 )
@@ -210,14 +211,19 @@ func TestMetricsTimeInQueue(t *testing.T) {
 	defer base.CloseIdleConnections()
 	client := e.client(base, otelhooks.WithMeterProvider(m.mp))
 
+	// Both requests report GetConn before the first is let go, so the
+	// second certainly waits in the pool for the only connection.
+	queued := make(chan struct{}, 2)
+	ctx := clienttrace.WithClientTrace(t.Context(), &clienttrace.ClientTrace{
+		GetConn: func(string) { queued <- struct{}{} },
+	})
 	errs := make(chan error, 2)
 	for range 2 {
-		go func() { errs <- send(t.Context(), client, srv.URL) }()
+		go func() { errs <- send(ctx, client, srv.URL) }()
 	}
-	<-arrived // one request holds the only connection; the other queues
-	// The second request waits in the pool until the first is done, whose
-	// response is held until then: the queue time is at least as long as
-	// what the first request's handler still has to do.
+	<-queued
+	<-queued
+	<-arrived // one request holds the connection; the other waits for it
 	close(release)
 	<-arrived
 	require.NoError(t, <-errs)
@@ -226,11 +232,32 @@ func TestMetricsTimeInQueue(t *testing.T) {
 	queue := points(t, m.collect(t), "http.client.request.time_in_queue")
 	require.Len(t, queue, 1)
 	assert.Equal(t, uint64(2), queue[0].count)
-	gotconns := named(e.spans(), "http.getconn")
-	require.Len(t, gotconns, 2)
-	longest := gotconns[1].EndTime().Sub(gotconns[1].StartTime()).Seconds()
-	assert.InDelta(t, longest, queue[0].sum, longest, "the queued request's wait dominates the sum")
-	assert.Greater(t, queue[0].sum, gotconns[0].EndTime().Sub(gotconns[0].StartTime()).Seconds())
+
+	// The metric measures what the http.getconn spans show: GetConn to
+	// GotConn, for both requests.
+	spans := e.spans()
+	getconns := named(spans, "http.getconn")
+	require.Len(t, getconns, 2)
+	var spanSum float64
+	for _, g := range getconns {
+		spanSum += g.EndTime().Sub(g.StartTime()).Seconds()
+	}
+	assert.InDelta(t, spanSum, queue[0].sum, 0.001, "the same two waits, timed a few instructions apart")
+
+	// The request that waited got the connection only once the other's
+	// response had begun: its wait covers the other's.
+	first, second := getconns[0], getconns[1]
+	if second.EndTime().Before(first.EndTime()) {
+		first, second = second, first
+	}
+	matched := 0
+	for _, w := range named(spans, "http.wait") {
+		if w.Parent().SpanID() == first.Parent().SpanID() {
+			matched++
+			assert.False(t, second.EndTime().Before(w.EndTime()), "the queued request waited for the other's response")
+		}
+	}
+	assert.Equal(t, 1, matched)
 }
 
 func TestMetricsUnsampledRequestsCount(t *testing.T) {
