@@ -84,39 +84,33 @@ func (t *transport) RoundTrip(req *http.Request) (*http.Response, error) {
 	tracer := t.tracerFor(ctx)
 	metered := t.inst.enabled(ctx)
 
+	// span is what the phases go under: the request span, or, with
+	// WithoutRequestSpan, the span of the instrumentation around us; nil
+	// if it does not record, and then only metrics are, if any.
+	var span trace.Span
+	ownsSpan := false
 	if t.cfg.noRequestSpan {
-		// Another instrumentation's span is the request's: it records the
-		// request-level metrics too, so only the phases' are recorded.
-		var span trace.Span
 		if parent := trace.SpanFromContext(ctx); parent.IsRecording() {
 			span = parent
-		} else if !metered {
-			return t.base.RoundTrip(t.prop.Clone(ctx, req))
 		}
-		r := newRequest(ctx, t.cfg, tracer, span, false, req)
-		if metered {
-			r.meter = newRequestMeter(ctx, t.inst, req, false)
+	} else {
+		// The request span's attributes are set when it ends, all at
+		// once: a request that is not sampled builds none of them.
+		var s trace.Span
+		ctx, s = tracer.Start(ctx, t.cfg.spanName(req), clientSpan...)
+		if s.IsRecording() {
+			span, ownsSpan = s, true
 		}
-		ctx = clienttrace.WithClientTrace(ctx, &r.trace)
-		return t.lifecycle.RoundTrip(t.prop.Clone(ctx, req))
 	}
-
-	// The request span's attributes are set when it ends, all at once: a
-	// request that is not sampled builds none of them.
-	ctx, span := tracer.Start(ctx, t.cfg.spanName(req), clientSpan...)
-	recording := span.IsRecording()
-	if !recording && !metered {
+	if span == nil && !metered {
 		return t.base.RoundTrip(t.prop.Clone(ctx, req))
 	}
-	var r *request
-	if recording {
-		r = newRequest(ctx, t.cfg, tracer, span, true, req)
-	} else {
-		// Metrics count every request, sampled or not.
-		r = newRequest(ctx, t.cfg, tracer, nil, false, req)
-	}
+	r := newRequest(ctx, t.cfg, tracer, span, ownsSpan, req)
 	if metered {
-		r.meter = newRequestMeter(ctx, t.inst, req, true)
+		// Metrics count every request, sampled or not. Under another
+		// instrumentation's span, that instrumentation records the
+		// request-level metrics itself: only the phases' are recorded.
+		r.meter = newRequestMeter(ctx, t.inst, req, !t.cfg.noRequestSpan)
 	}
 	ctx = clienttrace.WithClientTrace(ctx, &r.trace)
 	return t.lifecycle.RoundTrip(t.prop.Clone(ctx, req))
