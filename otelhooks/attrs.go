@@ -18,22 +18,24 @@ import (
 
 	"go.opentelemetry.io/otel/attribute"
 	semconv "go.opentelemetry.io/otel/semconv/v1.43.0"
+
+	"github.com/wiretrace/wiretrace/internal/names"
 )
 
 // Attribute keys of this project, for facts the semantic conventions have no
 // name for. docs/spans.md lists them all.
 const (
-	connReusedKey     = attribute.Key("wiretrace.conn.reused")
-	connWasIdleKey    = attribute.Key("wiretrace.conn.was_idle")
-	connIdleTimeKey   = attribute.Key("wiretrace.conn.idle_time_s")
-	dnsCoalescedKey   = attribute.Key("wiretrace.dns.coalesced")
-	connectWinnerKey  = attribute.Key("wiretrace.connect.winner")
-	bodyDoneKey       = attribute.Key("wiretrace.body.done")
-	abandonedKey      = attribute.Key("wiretrace.abandoned")
-	errorMessageKey   = attribute.Key("error.message")
-	redactedValue     = "REDACTED"
-	requestHeaderKey  = "http.request.header."
-	responseHeaderKey = "http.response.header."
+	connReusedKey     = attribute.Key(names.AttrConnReused)
+	connWasIdleKey    = attribute.Key(names.AttrConnWasIdle)
+	connIdleTimeKey   = attribute.Key(names.AttrConnIdleTime)
+	dnsCoalescedKey   = attribute.Key(names.AttrDNSCoalesced)
+	connectWinnerKey  = attribute.Key(names.AttrConnectWinner)
+	bodyDoneKey       = attribute.Key(names.AttrBodyDone)
+	abandonedKey      = attribute.Key(names.AttrAbandoned)
+	errorMessageKey   = attribute.Key(names.AttrErrorMessage)
+	redactedValue     = names.Redacted
+	requestHeaderKey  = names.AttrRequestHeaderPrefix
+	responseHeaderKey = names.AttrResponseHeaderPrefix
 )
 
 // knownMethods are the methods the semantic conventions name; others are

@@ -14,6 +14,8 @@ import (
 	"go.opentelemetry.io/otel/metric"
 	semconv "go.opentelemetry.io/otel/semconv/v1.43.0"
 	"go.opentelemetry.io/otel/semconv/v1.43.0/httpconv"
+
+	"github.com/wiretrace/wiretrace/internal/names"
 )
 
 // DialFunc is the type of [net.Dialer.DialContext] and of
@@ -251,10 +253,10 @@ type connFacts struct {
 
 // Attribute keys of the connection facts; docs/metrics.md lists them.
 const (
-	tcpRTTKey         = attribute.Key("wiretrace.tcp.rtt_s")
-	tcpRTTVarKey      = attribute.Key("wiretrace.tcp.rtt_var_s")
-	tcpRetransmitsKey = attribute.Key("wiretrace.tcp.retransmits")
-	tcpCwndKey        = attribute.Key("wiretrace.tcp.snd_cwnd")
+	tcpRTTKey         = attribute.Key(names.AttrTCPRTT)
+	tcpRTTVarKey      = attribute.Key(names.AttrTCPRTTVar)
+	tcpRetransmitsKey = attribute.Key(names.AttrTCPRetransmits)
+	tcpCwndKey        = attribute.Key(names.AttrTCPCwnd)
 )
 
 // appendFacts appends the attributes of f.

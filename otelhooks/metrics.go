@@ -15,6 +15,8 @@ import (
 	semconv "go.opentelemetry.io/otel/semconv/v1.43.0"
 	"go.opentelemetry.io/otel/semconv/v1.43.0/dnsconv"
 	"go.opentelemetry.io/otel/semconv/v1.43.0/httpconv"
+
+	"github.com/wiretrace/wiretrace/internal/names"
 )
 
 // durationBuckets are the bucket boundaries the HTTP semantic conventions
@@ -50,7 +52,7 @@ func newInstruments(mp metric.MeterProvider) *instruments {
 	dns, err5 := dnsconv.NewLookupDuration(m, metric.WithExplicitBucketBoundaries(durationBuckets...))
 	// Not in the conventions' Go package: the name, unit and attributes
 	// are those of .NET's HTTP client, which the conventions cite.
-	timeInQueue, err6 := m.Float64Histogram("http.client.request.time_in_queue",
+	timeInQueue, err6 := m.Float64Histogram(names.MetricTimeInQueue,
 		metric.WithDescription("The amount of time requests spent on a queue waiting for an available connection."),
 		metric.WithUnit("s"),
 		metric.WithExplicitBucketBoundaries(durationBuckets...))

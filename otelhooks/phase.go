@@ -8,6 +8,8 @@ import (
 	"go.opentelemetry.io/otel/codes"
 	semconv "go.opentelemetry.io/otel/semconv/v1.43.0"
 	"go.opentelemetry.io/otel/trace"
+
+	"github.com/wiretrace/wiretrace/internal/names"
 )
 
 // phaseName names a phase as a span and as the pair of events that stand for
@@ -17,24 +19,24 @@ type phaseName struct {
 }
 
 var (
-	getconnPhase = phaseName{"http.getconn", "http.getconn.start", "http.getconn.done"}
-	dnsPhase     = phaseName{"http.dns", "http.dns.start", "http.dns.done"}
-	connectPhase = phaseName{"http.connect", "http.connect.start", "http.connect.done"}
-	tlsPhase     = phaseName{"http.tls", "http.tls.start", "http.tls.done"}
-	sendPhase    = phaseName{"http.send", "http.send.start", "http.send.done"}
-	waitPhase    = phaseName{"http.wait", "http.wait.start", "http.wait.done"}
-	receivePhase = phaseName{"http.receive", "http.receive.start", "http.receive.done"}
+	getconnPhase = phaseName{names.SpanGetConn, names.EventGetConnStart, names.EventGetConnDone}
+	dnsPhase     = phaseName{names.SpanDNS, names.EventDNSStart, names.EventDNSDone}
+	connectPhase = phaseName{names.SpanConnect, names.EventConnectStart, names.EventConnectDone}
+	tlsPhase     = phaseName{names.SpanTLS, names.EventTLSStart, names.EventTLSDone}
+	sendPhase    = phaseName{names.SpanSend, names.EventSendStart, names.EventSendDone}
+	waitPhase    = phaseName{names.SpanWait, names.EventWaitStart, names.EventWaitDone}
+	receivePhase = phaseName{names.SpanReceive, names.EventReceiveStart, names.EventReceiveDone}
 )
 
 // Point event names.
 const (
-	eventWroteHeaders   = "http.wrote_headers"
-	eventWait100        = "http.wait_100_continue"
-	eventGot100         = "http.got_100_continue"
-	eventInformational  = "http.informational_response"
-	eventFirstByte      = "http.first_response_byte"
-	eventPutIdleConn    = "http.put_idle_conn"
-	eventResend         = "http.resend"
+	eventWroteHeaders   = names.EventWroteHeaders
+	eventWait100        = names.EventWait100
+	eventGot100         = names.EventGot100
+	eventInformational  = names.EventInformational
+	eventFirstByte      = names.EventFirstByte
+	eventPutIdleConn    = names.EventPutIdleConn
+	eventResend         = names.EventResend
 	errorTypeRetried    = "retried"
 	statusRetriedReason = "the request was retried on another connection"
 )

@@ -9,7 +9,10 @@ import (
 	"time"
 
 	"go.opentelemetry.io/otel/codes"
+	semconv "go.opentelemetry.io/otel/semconv/v1.43.0"
 	"go.opentelemetry.io/otel/trace"
+
+	"github.com/wiretrace/wiretrace/internal/names"
 )
 
 // label returns the name of n and the facts that matter about it, as shown
@@ -32,34 +35,34 @@ func label(n, parent *node) []seg {
 	switch {
 	case n.event:
 		switch n.name {
-		case "http.informational_response":
-			if code, ok := a.int("http.response.status_code"); ok {
+		case names.EventInformational:
+			if code, ok := a.int(semconv.HTTPResponseStatusCodeKey); ok {
 				add(strconv.FormatInt(code, 10), statusStyle(code))
 			}
-		case "http.resend":
-			if c, ok := a.int("http.request.resend_count"); ok {
+		case names.EventResend:
+			if c, ok := a.int(semconv.HTTPRequestResendCountKey); ok {
 				add("#"+strconv.FormatInt(c, 10), styleNone)
 			}
 		}
 		text := eventError(a)
-		if n.name == "exception" {
-			text = cmp.Or(a.str("exception.message"), a.str("exception.type"), "exception")
+		if n.name == semconv.ExceptionEventName {
+			text = cmp.Or(a.str(semconv.ExceptionMessageKey), a.str(semconv.ExceptionTypeKey), "exception")
 		}
 		if text != "" {
 			segs = append(segs, seg{text: " ✗ " + sanitize(text), style: styleRed, shrink: true})
 		}
-	case n.name == "http.getconn":
+	case n.name == names.SpanGetConn:
 		add(hostPort(a), styleNone)
-		if reused, ok := a.bool("wiretrace.conn.reused"); ok {
+		if reused, ok := a.bool(names.AttrConnReused); ok {
 			if reused {
 				add("reused", styleCyan)
 			} else {
 				add("new", styleNone)
 			}
 		}
-		if idle, _ := a.bool("wiretrace.conn.was_idle"); idle {
+		if idle, _ := a.bool(names.AttrConnWasIdle); idle {
 			text := "idle"
-			if v, ok := a.get("wiretrace.conn.idle_time_s"); ok {
+			if v, ok := a.get(names.AttrConnIdleTime); ok {
 				s := v.AsFloat64()
 				if !math.IsNaN(s) && s >= 0 && s < 1e9 {
 					text += " " + fmtDur(time.Duration(s*float64(time.Second)))
@@ -72,9 +75,9 @@ func label(n, parent *node) []seg {
 		if parent != nil && isRequest(parent) {
 			add(tcpFacts(parent.attrs), styleDim)
 		}
-	case n.name == "http.dns":
-		add(a.str("dns.question.name"), styleNone)
-		if v, ok := a.get("dns.answers"); ok {
+	case n.name == names.SpanDNS:
+		add(a.str(semconv.DNSQuestionNameKey), styleNone)
+		if v, ok := a.get(semconv.DNSAnswersKey); ok {
 			if answers := v.AsStringSlice(); len(answers) > 0 {
 				text := "→ " + answers[0]
 				if len(answers) > 1 {
@@ -83,12 +86,12 @@ func label(n, parent *node) []seg {
 				add(text, styleNone)
 			}
 		}
-		if c, _ := a.bool("wiretrace.dns.coalesced"); c {
+		if c, _ := a.bool(names.AttrDNSCoalesced); c {
 			add("coalesced", styleDim)
 		}
-	case n.name == "http.connect":
+	case n.name == names.SpanConnect:
 		add(hostPort(a), styleNone)
-		if winner, ok := a.bool("wiretrace.connect.winner"); ok {
+		if winner, ok := a.bool(names.AttrConnectWinner); ok {
 			switch {
 			case winner:
 				add("✓ winner", styleGreen)
@@ -96,49 +99,49 @@ func label(n, parent *node) []seg {
 				add("unused", styleDim)
 			}
 		}
-	case n.name == "http.tls":
-		if v := a.str("tls.protocol.version"); v != "" {
-			name := strings.ToUpper(a.str("tls.protocol.name"))
+	case n.name == names.SpanTLS:
+		if v := a.str(semconv.TLSProtocolVersionKey); v != "" {
+			name := strings.ToUpper(a.str(semconv.TLSProtocolNameKey))
 			if name == "" {
 				name = "TLS"
 			}
 			add(name+" "+v, styleNone)
 		}
-		add(a.str("tls.next_protocol"), styleNone)
-		if r, _ := a.bool("tls.resumed"); r {
+		add(a.str(semconv.TLSNextProtocolKey), styleNone)
+		if r, _ := a.bool(semconv.TLSResumedKey); r {
 			add("resumed", styleNone)
 		}
-	case n.name == "http.receive":
-		if size, ok := a.int("http.response.body.size"); ok {
+	case n.name == names.SpanReceive:
+		if size, ok := a.int(semconv.HTTPResponseBodySizeKey); ok {
 			add(fmtBytes(size), styleNone)
 		}
-		if done := a.str("wiretrace.body.done"); done == "closed" {
+		if done := a.str(names.AttrBodyDone); done == names.BodyDoneClosed {
 			add("closed early", styleYellow)
 		}
-	case n.name == "http.send", n.name == "http.wait":
+	case n.name == names.SpanSend, n.name == names.SpanWait:
 	case isRequest(n):
-		add(a.str("http.request.method_original"), styleNone)
-		if u := a.str("url.full"); u != "" {
+		add(a.str(semconv.HTTPRequestMethodOriginalKey), styleNone)
+		if u := a.str(semconv.URLFullKey); u != "" {
 			segs = append(segs, seg{text: " " + sanitize(u), shrink: true})
 		} else {
 			add(serverAddr(a), styleNone)
 		}
-		code, hasCode := a.int("http.response.status_code")
+		code, hasCode := a.int(semconv.HTTPResponseStatusCodeKey)
 		if hasCode {
 			add(strconv.FormatInt(code, 10), statusStyle(code))
 			// A 4xx or 5xx is its own error: say it once.
-			if code >= 400 && (n.status.Description == "" || n.status.Description == a.str("error.type")) &&
-				(a.str("error.type") == "" || a.str("error.type") == strconv.FormatInt(code, 10)) {
+			if code >= 400 && (n.status.Description == "" || n.status.Description == a.str(semconv.ErrorTypeKey)) &&
+				(a.str(semconv.ErrorTypeKey) == "" || a.str(semconv.ErrorTypeKey) == strconv.FormatInt(code, 10)) {
 				showErr = false
 			}
 		}
-		if v := a.str("network.protocol.version"); v != "" {
+		if v := a.str(semconv.NetworkProtocolVersionKey); v != "" {
 			add("HTTP/"+v, styleNone)
 		}
-		if size, ok := a.int("http.response.body.size"); ok {
+		if size, ok := a.int(semconv.HTTPResponseBodySizeKey); ok {
 			add(fmtBytes(size), styleNone)
 		}
-		if c, ok := a.int("http.request.resend_count"); ok && c > 0 {
+		if c, ok := a.int(semconv.HTTPRequestResendCountKey); ok && c > 0 {
 			add("resend #"+strconv.FormatInt(c, 10), styleYellow)
 		}
 	default:
@@ -146,9 +149,9 @@ func label(n, parent *node) []seg {
 		case trace.SpanKindServer, trace.SpanKindProducer, trace.SpanKindConsumer:
 			add("("+n.kind.String()+")", styleDim)
 		}
-		if code, ok := a.int("http.response.status_code"); ok {
+		if code, ok := a.int(semconv.HTTPResponseStatusCodeKey); ok {
 			add(strconv.FormatInt(code, 10), statusStyle(code))
-			if code >= 400 && n.status.Description == "" && a.str("error.type") == strconv.FormatInt(code, 10) {
+			if code >= 400 && n.status.Description == "" && a.str(semconv.ErrorTypeKey) == strconv.FormatInt(code, 10) {
 				showErr = false
 			}
 		}
@@ -199,20 +202,20 @@ func isRequest(n *node) bool {
 	if n.pseudo || n.event || n.kind != trace.SpanKindClient {
 		return false
 	}
-	_, method := n.attrs.get("http.request.method")
-	_, url := n.attrs.get("url.full")
+	_, method := n.attrs.get(semconv.HTTPRequestMethodKey)
+	_, url := n.attrs.get(semconv.URLFullKey)
 	return method || url
 }
 
 func abandoned(n *node) bool {
-	a, _ := n.attrs.bool("wiretrace.abandoned")
+	a, _ := n.attrs.bool(names.AttrAbandoned)
 	return a
 }
 
 // errorText is the status description, else error.message, else
 // error.type, else "error".
 func errorText(n *node) string {
-	return cmp.Or(n.status.Description, n.attrs.str("error.message"), n.attrs.str("error.type"), "error")
+	return cmp.Or(n.status.Description, n.attrs.str(names.AttrErrorMessage), n.attrs.str(semconv.ErrorTypeKey), "error")
 }
 
 func statusStyle(code int64) string {
@@ -230,11 +233,11 @@ func statusStyle(code int64) string {
 // hostPort formats network.peer.address and network.peer.port as
 // "1.2.3.4:443" or "[::1]:443".
 func hostPort(a attrs) string {
-	addr := a.str("network.peer.address")
+	addr := a.str(semconv.NetworkPeerAddressKey)
 	if addr == "" {
 		return ""
 	}
-	if port, ok := a.int("network.peer.port"); ok {
+	if port, ok := a.int(semconv.NetworkPeerPortKey); ok {
 		return net.JoinHostPort(addr, strconv.FormatInt(port, 10))
 	}
 	return addr
@@ -242,11 +245,11 @@ func hostPort(a attrs) string {
 
 // serverAddr formats server.address and server.port.
 func serverAddr(a attrs) string {
-	addr := a.str("server.address")
+	addr := a.str(semconv.ServerAddressKey)
 	if addr == "" {
 		return ""
 	}
-	if port, ok := a.int("server.port"); ok {
+	if port, ok := a.int(semconv.ServerPortKey); ok {
 		return net.JoinHostPort(addr, strconv.FormatInt(port, 10))
 	}
 	return addr
@@ -261,17 +264,17 @@ func barStyle(n *node) string {
 		return styleDim
 	}
 	switch n.name {
-	case "http.dns":
+	case names.SpanDNS:
 		return styleCyan
-	case "http.connect":
+	case names.SpanConnect:
 		return styleYellow
-	case "http.tls":
+	case names.SpanTLS:
 		return styleMagenta
-	case "http.send":
+	case names.SpanSend:
 		return styleBlue
-	case "http.wait":
+	case names.SpanWait:
 		return styleGray
-	case "http.receive":
+	case names.SpanReceive:
 		return styleGreen
 	}
 	return styleNone
@@ -281,7 +284,7 @@ func barStyle(n *node) string {
 // otelhooks records when its connections are instrumented: "rtt 29µs±16µs
 // cwnd 10 lo", with the retransmissions when there were any.
 func tcpFacts(a attrs) string {
-	v, ok := a.get("wiretrace.tcp.rtt_s")
+	v, ok := a.get(names.AttrTCPRTT)
 	if !ok {
 		return ""
 	}
@@ -290,18 +293,18 @@ func tcpFacts(a attrs) string {
 		return ""
 	}
 	text := "rtt " + fmtDur(time.Duration(rtt*float64(time.Second)))
-	if v, ok := a.get("wiretrace.tcp.rtt_var_s"); ok {
+	if v, ok := a.get(names.AttrTCPRTTVar); ok {
 		if d := v.AsFloat64(); !math.IsNaN(d) && d >= 0 && d < 1e6 {
 			text += "±" + fmtDur(time.Duration(d*float64(time.Second)))
 		}
 	}
-	if c, ok := a.int("wiretrace.tcp.snd_cwnd"); ok {
+	if c, ok := a.int(names.AttrTCPCwnd); ok {
 		text += " cwnd " + strconv.FormatInt(c, 10)
 	}
-	if r, ok := a.int("wiretrace.tcp.retransmits"); ok && r > 0 {
+	if r, ok := a.int(names.AttrTCPRetransmits); ok && r > 0 {
 		text += " retrans " + strconv.FormatInt(r, 10)
 	}
-	if iface := a.str("network.interface.name"); iface != "" {
+	if iface := a.str(semconv.NetworkInterfaceNameKey); iface != "" {
 		text += " " + iface
 	}
 	return text

@@ -10,22 +10,25 @@ import (
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/codes"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
+	semconv "go.opentelemetry.io/otel/semconv/v1.43.0"
 	"go.opentelemetry.io/otel/trace"
+
+	"github.com/wiretrace/wiretrace/internal/names"
 )
 
 // attrs is a list of attributes looked up by key; the last one wins.
 type attrs []attribute.KeyValue
 
-func (a attrs) get(key string) (attribute.Value, bool) {
+func (a attrs) get(key attribute.Key) (attribute.Value, bool) {
 	for i := len(a) - 1; i >= 0; i-- {
-		if string(a[i].Key) == key {
+		if a[i].Key == key {
 			return a[i].Value, true
 		}
 	}
 	return attribute.Value{}, false
 }
 
-func (a attrs) str(key string) string {
+func (a attrs) str(key attribute.Key) string {
 	v, ok := a.get(key)
 	if !ok || v.Type() != attribute.STRING {
 		return ""
@@ -33,7 +36,7 @@ func (a attrs) str(key string) string {
 	return v.AsString()
 }
 
-func (a attrs) int(key string) (int64, bool) {
+func (a attrs) int(key attribute.Key) (int64, bool) {
 	v, ok := a.get(key)
 	if !ok {
 		return 0, false
@@ -47,7 +50,7 @@ func (a attrs) int(key string) (int64, bool) {
 	return 0, false
 }
 
-func (a attrs) bool(key string) (value, ok bool) {
+func (a attrs) bool(key attribute.Key) (value, ok bool) {
 	v, ok := a.get(key)
 	if !ok || v.Type() != attribute.BOOL {
 		return false, false
@@ -77,18 +80,18 @@ type node struct {
 
 // phases are the phase names of the events mode, as in "http.dns.start".
 var phases = map[string]bool{
-	"http.getconn": true, "http.dns": true, "http.connect": true, "http.tls": true,
-	"http.send": true, "http.wait": true, "http.receive": true,
+	names.SpanGetConn: true, names.SpanDNS: true, names.SpanConnect: true, names.SpanTLS: true,
+	names.SpanSend: true, names.SpanWait: true, names.SpanReceive: true,
 }
 
 // connPhases nest under http.getconn.
-var connPhases = map[string]bool{"http.dns": true, "http.connect": true, "http.tls": true}
+var connPhases = map[string]bool{names.SpanDNS: true, names.SpanConnect: true, names.SpanTLS: true}
 
 // quietEvents are point events whose information the rows already show:
 // the boundaries of the phase spans.
 var quietEvents = map[string]bool{
-	"http.first_response_byte": true,
-	"http.wrote_headers":       true,
+	names.EventFirstByte:    true,
+	names.EventWroteHeaders: true,
 }
 
 // forest is the trees of one trace, ready to lay out.
@@ -237,9 +240,9 @@ func addEventRows(n *node, events []sdktrace.Event) {
 	var open []*node // started phases waiting for their done event
 	var rows []*node
 	for _, e := range events {
-		name, edge, isPhase := phaseEvent(e.Name)
+		name, start, isPhase := phaseEvent(e.Name)
 		switch {
-		case isPhase && edge == "start":
+		case isPhase && start:
 			p := &node{name: name, pseudo: true, unpaired: true, start: e.Time, end: e.Time, attrs: e.Attributes}
 			open = append(open, p)
 			rows = append(rows, p)
@@ -258,7 +261,7 @@ func addEventRows(n *node, events []sdktrace.Event) {
 				p.status = sdktrace.Status{Code: codes.Error, Description: msg}
 			}
 		case quietEvents[e.Name]:
-		case e.Name == "http.put_idle_conn" && eventError(e.Attributes) == "":
+		case e.Name == names.EventPutIdleConn && eventError(e.Attributes) == "":
 		default:
 			rows = append(rows, &node{name: e.Name, event: true, start: e.Time, end: e.Time, attrs: e.Attributes})
 		}
@@ -274,7 +277,7 @@ func addEventRows(n *node, events []sdktrace.Event) {
 	var conn *node
 	for _, r := range rows {
 		switch {
-		case r.pseudo && r.name == "http.getconn":
+		case r.pseudo && r.name == names.SpanGetConn:
 			conn = r
 			n.children = append(n.children, r)
 		case r.pseudo && connPhases[r.name] && conn != nil && !r.start.Before(conn.start) && !r.start.After(conn.end):
@@ -291,23 +294,22 @@ func addEventRows(n *node, events []sdktrace.Event) {
 // eventError is the error an event reports: its error.message, else its
 // error.type, else "".
 func eventError(a attrs) string {
-	if msg := a.str("error.message"); msg != "" {
+	if msg := a.str(names.AttrErrorMessage); msg != "" {
 		return msg
 	}
-	return a.str("error.type")
+	return a.str(semconv.ErrorTypeKey)
 }
 
-// phaseEvent splits "http.dns.start" into "http.dns" and "start".
-func phaseEvent(name string) (phase, edge string, ok bool) {
-	i := strings.LastIndexByte(name, '.')
-	if i < 0 {
-		return "", "", false
+// phaseEvent splits "http.dns.start" into "http.dns" and start = true, and
+// "http.dns.done" into "http.dns" and start = false.
+func phaseEvent(name string) (phase string, start, ok bool) {
+	if p, found := strings.CutSuffix(name, names.StartSuffix); found && phases[p] {
+		return p, true, true
 	}
-	phase, edge = name[:i], name[i+1:]
-	if !phases[phase] || (edge != "start" && edge != "done") {
-		return "", "", false
+	if p, found := strings.CutSuffix(name, names.DoneSuffix); found && phases[p] {
+		return p, false, true
 	}
-	return phase, edge, true
+	return "", false, false
 }
 
 // matchStart finds the open phase a done event closes: the first one of that
@@ -322,7 +324,7 @@ func matchStart(open []*node, name string, done attrs) *node {
 		if first == nil {
 			first = o
 		}
-		if agree(o.attrs, done, "network.peer.address") && agree(o.attrs, done, "network.peer.port") {
+		if agree(o.attrs, done, semconv.NetworkPeerAddressKey) && agree(o.attrs, done, semconv.NetworkPeerPortKey) {
 			return o
 		}
 	}
@@ -331,7 +333,7 @@ func matchStart(open []*node, name string, done attrs) *node {
 
 // agree reports whether a and b have the same value for key, or not both
 // have it.
-func agree(a, b attrs, key string) bool {
+func agree(a, b attrs, key attribute.Key) bool {
 	va, okA := a.get(key)
 	vb, okB := b.get(key)
 	return !okA || !okB || va.String() == vb.String()

@@ -1,0 +1,99 @@
+// Package names is the one source of the span, event and attribute names
+// that wiretrace invents: otelhooks records them and waterfall recognises
+// them, so a rename here reaches both, and TestWaterfallRecognisesOnlyEmittedNames
+// fails if waterfall looks for a name otelhooks no longer uses.
+//
+// Names the OpenTelemetry semantic conventions define (http.response.status_code,
+// dns.question.name, …) are not here: both packages take them from the same
+// semconv package. Docs/spans.md documents every name.
+//
+// The package uses the standard library only, so that any package of the
+// module can import it; the values are plain strings (otelhooks wraps the
+// attribute keys in attribute.Key).
+package names
+
+// Span names of the phases of a request, children of the request span.
+const (
+	SpanGetConn = "http.getconn"
+	SpanDNS     = "http.dns"
+	SpanConnect = "http.connect"
+	SpanTLS     = "http.tls"
+	SpanSend    = "http.send"
+	SpanWait    = "http.wait"
+	SpanReceive = "http.receive"
+)
+
+// StartSuffix and DoneSuffix make the names of the pair of events that stand
+// for a phase under otelhooks.WithoutSubSpans: the span name, then ".start"
+// or ".done".
+const (
+	StartSuffix = ".start"
+	DoneSuffix  = ".done"
+)
+
+// Event pairs of the phases under otelhooks.WithoutSubSpans. Each is its
+// span's name with StartSuffix or DoneSuffix.
+const (
+	EventGetConnStart = "http.getconn.start"
+	EventGetConnDone  = "http.getconn.done"
+	EventDNSStart     = "http.dns.start"
+	EventDNSDone      = "http.dns.done"
+	EventConnectStart = "http.connect.start"
+	EventConnectDone  = "http.connect.done"
+	EventTLSStart     = "http.tls.start"
+	EventTLSDone      = "http.tls.done"
+	EventSendStart    = "http.send.start"
+	EventSendDone     = "http.send.done"
+	EventWaitStart    = "http.wait.start"
+	EventWaitDone     = "http.wait.done"
+	EventReceiveStart = "http.receive.start"
+	EventReceiveDone  = "http.receive.done"
+)
+
+// Point events, on the open phase or on the request span.
+const (
+	EventWroteHeaders  = "http.wrote_headers"
+	EventWait100       = "http.wait_100_continue"
+	EventGot100        = "http.got_100_continue"
+	EventInformational = "http.informational_response"
+	EventFirstByte     = "http.first_response_byte"
+	EventPutIdleConn   = "http.put_idle_conn"
+	EventResend        = "http.resend"
+)
+
+// Attribute keys for facts the semantic conventions have no name for.
+const (
+	AttrConnReused    = "wiretrace.conn.reused"
+	AttrConnWasIdle   = "wiretrace.conn.was_idle"
+	AttrConnIdleTime  = "wiretrace.conn.idle_time_s"
+	AttrDNSCoalesced  = "wiretrace.dns.coalesced"
+	AttrConnectWinner = "wiretrace.connect.winner"
+	AttrBodyDone      = "wiretrace.body.done"
+	AttrAbandoned     = "wiretrace.abandoned"
+	// AttrErrorMessage is the error's text on the done event of a failed
+	// phase, where an event has no status to carry it.
+	AttrErrorMessage = "error.message"
+
+	// The kernel's view of an instrumented connection.
+	AttrTCPRTT         = "wiretrace.tcp.rtt_s"
+	AttrTCPRTTVar      = "wiretrace.tcp.rtt_var_s"
+	AttrTCPRetransmits = "wiretrace.tcp.retransmits"
+	AttrTCPCwnd        = "wiretrace.tcp.snd_cwnd"
+
+	// Prefixes of the recorded headers, followed by the lower-cased key.
+	AttrRequestHeaderPrefix  = "http.request.header."
+	AttrResponseHeaderPrefix = "http.response.header."
+)
+
+// Attribute values.
+const (
+	// BodyDoneClosed is the AttrBodyDone value of a body closed before its
+	// end: clienttrace.BodyClosed.String().
+	BodyDoneClosed = "closed"
+	// Redacted replaces a value that must not be recorded.
+	Redacted = "REDACTED"
+)
+
+// MetricTimeInQueue is the histogram of the time a request waited for a
+// connection.
+const MetricTimeInQueue = "http.client.request.time_in_queue"
