@@ -18,172 +18,240 @@ import (
 // label returns the name of n and the facts that matter about it, as shown
 // on its row. parent is the row n hangs under, or nil.
 func label(n, parent *node) []seg {
-	var segs []seg
+	l := &labeler{n: n, a: n.attrs, showErr: n.status.Code == codes.Error}
 	if n.event {
-		segs = append(segs, seg{text: "• " + sanitize(n.name)})
-	} else {
-		segs = append(segs, seg{text: sanitize(n.name), style: nameStyle(n)})
+		l.segs = append(l.segs, seg{text: "• " + sanitize(n.name)})
+		l.event()
+		l.marks()
+		return l.segs
 	}
-	add := func(text, style string) {
-		if text != "" {
-			segs = append(segs, seg{text: " " + sanitize(text), style: style})
-		}
-	}
-	a := n.attrs
-	showErr := n.status.Code == codes.Error
-
+	l.segs = append(l.segs, seg{text: sanitize(n.name), style: nameStyle(n)})
 	switch {
-	case n.event:
-		switch n.name {
-		case names.EventInformational:
-			if code, ok := a.int(semconv.HTTPResponseStatusCodeKey); ok {
-				add(strconv.FormatInt(code, 10), statusStyle(code))
-			}
-		case names.EventResend:
-			if c, ok := a.int(semconv.HTTPRequestResendCountKey); ok {
-				add("#"+strconv.FormatInt(c, 10), styleNone)
-			}
-		}
-		text := eventError(a)
-		if n.name == semconv.ExceptionEventName {
-			text = cmp.Or(a.str(semconv.ExceptionMessageKey), a.str(semconv.ExceptionTypeKey), "exception")
-		}
-		if text != "" {
-			segs = append(segs, seg{text: " ✗ " + sanitize(text), style: styleRed, shrink: true})
-		}
 	case n.name == names.SpanGetConn:
-		add(hostPort(a), styleNone)
-		if reused, ok := a.bool(names.AttrConnReused); ok {
-			if reused {
-				add("reused", styleCyan)
-			} else {
-				add("new", styleNone)
-			}
-		}
-		if idle, _ := a.bool(names.AttrConnWasIdle); idle {
-			text := "idle"
-			if v, ok := a.get(names.AttrConnIdleTime); ok {
-				s := v.AsFloat64()
-				if !math.IsNaN(s) && s >= 0 && s < 1e9 {
-					text += " " + fmtDur(time.Duration(s*float64(time.Second)))
-				}
-			}
-			add(text, styleNone)
-		}
-		// The kernel's view of the connection, which otelhooks puts on
-		// the request span, belongs with the connection.
-		if parent != nil && isRequest(parent) {
-			add(tcpFacts(parent.attrs), styleDim)
-		}
+		l.getconn(parent)
 	case n.name == names.SpanDNS:
-		add(a.str(semconv.DNSQuestionNameKey), styleNone)
-		if v, ok := a.get(semconv.DNSAnswersKey); ok {
-			if answers := v.AsStringSlice(); len(answers) > 0 {
-				text := "→ " + answers[0]
-				if len(answers) > 1 {
-					text += " +" + strconv.Itoa(len(answers)-1)
-				}
-				add(text, styleNone)
-			}
-		}
-		if c, _ := a.bool(names.AttrDNSCoalesced); c {
-			add("coalesced", styleDim)
-		}
+		l.dns()
 	case n.name == names.SpanConnect:
-		add(hostPort(a), styleNone)
-		if winner, ok := a.bool(names.AttrConnectWinner); ok {
-			switch {
-			case winner:
-				add("✓ winner", styleGreen)
-			case !showErr && !abandoned(n):
-				add("unused", styleDim)
-			}
-		}
+		l.connect()
 	case n.name == names.SpanTLS:
-		if v := a.str(semconv.TLSProtocolVersionKey); v != "" {
-			name := strings.ToUpper(a.str(semconv.TLSProtocolNameKey))
-			if name == "" {
-				name = "TLS"
-			}
-			add(name+" "+v, styleNone)
-		}
-		add(a.str(semconv.TLSNextProtocolKey), styleNone)
-		if r, _ := a.bool(semconv.TLSResumedKey); r {
-			add("resumed", styleNone)
-		}
+		l.tls()
 	case n.name == names.SpanReceive:
-		if size, ok := a.int(semconv.HTTPResponseBodySizeKey); ok {
-			add(fmtBytes(size), styleNone)
-		}
-		if done := a.str(names.AttrBodyDone); done == names.BodyDoneClosed {
-			add("closed early", styleYellow)
-		}
+		l.receive()
 	case n.name == names.SpanSend, n.name == names.SpanWait:
+		// The bar says it all.
 	case isRequest(n):
-		add(a.str(semconv.HTTPRequestMethodOriginalKey), styleNone)
-		if u := a.str(semconv.URLFullKey); u != "" {
-			segs = append(segs, seg{text: " " + sanitize(u), shrink: true})
-		} else {
-			add(serverAddr(a), styleNone)
-		}
-		code, hasCode := a.int(semconv.HTTPResponseStatusCodeKey)
-		if hasCode {
-			add(strconv.FormatInt(code, 10), statusStyle(code))
-			// A 4xx or 5xx is its own error: say it once.
-			if code >= 400 && (n.status.Description == "" || n.status.Description == a.str(semconv.ErrorTypeKey)) &&
-				(a.str(semconv.ErrorTypeKey) == "" || a.str(semconv.ErrorTypeKey) == strconv.FormatInt(code, 10)) {
-				showErr = false
-			}
-		}
-		if v := a.str(semconv.NetworkProtocolVersionKey); v != "" {
-			add("HTTP/"+v, styleNone)
-		}
-		if size, ok := a.int(semconv.HTTPResponseBodySizeKey); ok {
-			add(fmtBytes(size), styleNone)
-		}
-		if c, ok := a.int(semconv.HTTPRequestResendCountKey); ok && c > 0 {
-			add("resend #"+strconv.FormatInt(c, 10), styleYellow)
-		}
+		l.request()
 	default:
-		switch n.kind {
-		case trace.SpanKindServer, trace.SpanKindProducer, trace.SpanKindConsumer:
-			add("("+n.kind.String()+")", styleDim)
-		}
+		l.other()
+	}
+	l.marks()
+	return l.segs
+}
+
+// labeler builds the label of one row: the name first, then the facts of
+// its kind of span, then the marks every row may have.
+type labeler struct {
+	n    *node
+	a    attrs
+	segs []seg
+	// showErr is whether the row ends with the error; a request's own
+	// 4xx or 5xx status says it already.
+	showErr bool
+}
+
+// add appends text, if any, as a fact in the given style.
+func (l *labeler) add(text, style string) {
+	if text != "" {
+		l.segs = append(l.segs, seg{text: " " + sanitize(text), style: style})
+	}
+}
+
+// event labels a point event: the status of a 1xx response, the number of a
+// resend, and the error it reports.
+func (l *labeler) event() {
+	a := l.a
+	switch l.n.name {
+	case names.EventInformational:
 		if code, ok := a.int(semconv.HTTPResponseStatusCodeKey); ok {
-			add(strconv.FormatInt(code, 10), statusStyle(code))
-			if code >= 400 && n.status.Description == "" && a.str(semconv.ErrorTypeKey) == strconv.FormatInt(code, 10) {
-				showErr = false
-			}
+			l.add(strconv.FormatInt(code, 10), statusStyle(code))
+		}
+	case names.EventResend:
+		if c, ok := a.int(semconv.HTTPRequestResendCountKey); ok {
+			l.add("#"+strconv.FormatInt(c, 10), styleNone)
 		}
 	}
+	text := eventError(a)
+	if l.n.name == semconv.ExceptionEventName {
+		text = cmp.Or(a.str(semconv.ExceptionMessageKey), a.str(semconv.ExceptionTypeKey), "exception")
+	}
+	if text != "" {
+		l.segs = append(l.segs, seg{text: " ✗ " + sanitize(text), style: styleRed, shrink: true})
+	}
+}
 
+// getconn labels the wait for a connection: the peer, whether the connection
+// was new or reused and how long it was idle, and the kernel's view of it.
+func (l *labeler) getconn(parent *node) {
+	a := l.a
+	l.add(hostPort(a), styleNone)
+	if reused, ok := a.bool(names.AttrConnReused); ok {
+		if reused {
+			l.add("reused", styleCyan)
+		} else {
+			l.add("new", styleNone)
+		}
+	}
+	if idle, _ := a.bool(names.AttrConnWasIdle); idle {
+		text := "idle"
+		if v, ok := a.get(names.AttrConnIdleTime); ok {
+			s := v.AsFloat64()
+			if !math.IsNaN(s) && s >= 0 && s < 1e9 {
+				text += " " + fmtDur(time.Duration(s*float64(time.Second)))
+			}
+		}
+		l.add(text, styleNone)
+	}
+	// The kernel's view of the connection, which otelhooks puts on the
+	// request span, belongs with the connection.
+	if parent != nil && isRequest(parent) {
+		l.add(tcpFacts(parent.attrs), styleDim)
+	}
+}
+
+// dns labels a lookup: the name, the first answer and how many more.
+func (l *labeler) dns() {
+	a := l.a
+	l.add(a.str(semconv.DNSQuestionNameKey), styleNone)
+	if v, ok := a.get(semconv.DNSAnswersKey); ok {
+		if answers := v.AsStringSlice(); len(answers) > 0 {
+			text := "→ " + answers[0]
+			if len(answers) > 1 {
+				text += " +" + strconv.Itoa(len(answers)-1)
+			}
+			l.add(text, styleNone)
+		}
+	}
+	if c, _ := a.bool(names.AttrDNSCoalesced); c {
+		l.add("coalesced", styleDim)
+	}
+}
+
+// connect labels a dial attempt: the address, and whether its connection
+// was the one used.
+func (l *labeler) connect() {
+	l.add(hostPort(l.a), styleNone)
+	if winner, ok := l.a.bool(names.AttrConnectWinner); ok {
+		switch {
+		case winner:
+			l.add("✓ winner", styleGreen)
+		case !l.showErr && !abandoned(l.n):
+			l.add("unused", styleDim)
+		}
+	}
+}
+
+// tls labels a handshake: the protocol version, the negotiated protocol,
+// and whether the session was resumed.
+func (l *labeler) tls() {
+	a := l.a
+	if v := a.str(semconv.TLSProtocolVersionKey); v != "" {
+		name := strings.ToUpper(a.str(semconv.TLSProtocolNameKey))
+		if name == "" {
+			name = "TLS"
+		}
+		l.add(name+" "+v, styleNone)
+	}
+	l.add(a.str(semconv.TLSNextProtocolKey), styleNone)
+	if r, _ := a.bool(semconv.TLSResumedKey); r {
+		l.add("resumed", styleNone)
+	}
+}
+
+// receive labels the body: its size, and whether it was closed early.
+func (l *labeler) receive() {
+	if size, ok := l.a.int(semconv.HTTPResponseBodySizeKey); ok {
+		l.add(fmtBytes(size), styleNone)
+	}
+	if done := l.a.str(names.AttrBodyDone); done == names.BodyDoneClosed {
+		l.add("closed early", styleYellow)
+	}
+}
+
+// request labels an HTTP client request span: the method it does not name,
+// the URL, the status, the protocol, the body size and the resends.
+func (l *labeler) request() {
+	a := l.a
+	l.add(a.str(semconv.HTTPRequestMethodOriginalKey), styleNone)
+	if u := a.str(semconv.URLFullKey); u != "" {
+		l.segs = append(l.segs, seg{text: " " + sanitize(u), shrink: true})
+	} else {
+		l.add(serverAddr(a), styleNone)
+	}
+	if code, ok := a.int(semconv.HTTPResponseStatusCodeKey); ok {
+		l.add(strconv.FormatInt(code, 10), statusStyle(code))
+		// A 4xx or 5xx is its own error: say it once.
+		errType := a.str(semconv.ErrorTypeKey)
+		if code >= 400 && (l.n.status.Description == "" || l.n.status.Description == errType) &&
+			(errType == "" || errType == strconv.FormatInt(code, 10)) {
+			l.showErr = false
+		}
+	}
+	if v := a.str(semconv.NetworkProtocolVersionKey); v != "" {
+		l.add("HTTP/"+v, styleNone)
+	}
+	if size, ok := a.int(semconv.HTTPResponseBodySizeKey); ok {
+		l.add(fmtBytes(size), styleNone)
+	}
+	if c, ok := a.int(semconv.HTTPRequestResendCountKey); ok && c > 0 {
+		l.add("resend #"+strconv.FormatInt(c, 10), styleYellow)
+	}
+}
+
+// other labels a span of another instrumentation: its kind when it is not
+// a client or internal one, and its HTTP status.
+func (l *labeler) other() {
+	switch l.n.kind {
+	case trace.SpanKindServer, trace.SpanKindProducer, trace.SpanKindConsumer:
+		l.add("("+l.n.kind.String()+")", styleDim)
+	}
+	if code, ok := l.a.int(semconv.HTTPResponseStatusCodeKey); ok {
+		l.add(strconv.FormatInt(code, 10), statusStyle(code))
+		if code >= 400 && l.n.status.Description == "" && l.a.str(semconv.ErrorTypeKey) == strconv.FormatInt(code, 10) {
+			l.showErr = false
+		}
+	}
+}
+
+// marks appends what any span row may have: unfinished, abandoned, late,
+// orphan, no end, then the error, last because it is long and cut first.
+// An abandoned row is dimmed, but for its error.
+func (l *labeler) marks() {
+	n := l.n
 	if n.unpaired {
-		add("unfinished", styleYellow)
+		l.add("unfinished", styleYellow)
 	}
 	if abandoned(n) {
-		add("abandoned", styleYellow)
+		l.add("abandoned", styleYellow)
 	}
 	if n.late > 0 {
-		add("late +"+fmtDur(n.late), styleYellow)
+		l.add("late +"+fmtDur(n.late), styleYellow)
 	}
 	if n.orphan {
-		add("orphan", styleDim)
+		l.add("orphan", styleDim)
 	}
 	if n.badEnd {
-		add("no end", styleDim)
+		l.add("no end", styleDim)
 	}
-	// The error goes last: it is long, and cut first.
-	if showErr {
-		segs = append(segs, seg{text: " ✗ " + sanitize(errorText(n)), style: styleRed, shrink: true})
+	if l.showErr {
+		l.segs = append(l.segs, seg{text: " ✗ " + sanitize(errorText(n)), style: styleRed, shrink: true})
 	}
 	if abandoned(n) {
-		for i := range segs {
-			if segs[i].style != styleRed {
-				segs[i].style = styleDim
+		for i := range l.segs {
+			if l.segs[i].style != styleRed {
+				l.segs[i].style = styleDim
 			}
 		}
 	}
-	return segs
 }
 
 func nameStyle(n *node) string {

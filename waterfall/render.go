@@ -37,6 +37,37 @@ type row struct {
 // No line is longer than width runes. Only the nodes' own timestamps are
 // used, so the output is a function of the input.
 func render(b *strings.Builder, id trace.TraceID, f *forest, width int, color bool) {
+	rows := layout(f.roots)
+	total := f.t1.Sub(f.t0)
+	header := headerRow(id, f, total)
+
+	durW := utf8.RuneCountInString(header.dur)
+	for _, r := range rows {
+		durW = max(durW, utf8.RuneCountInString(r.dur))
+	}
+	// A line is label, " ", duration, then " |", bar, "|" when there is
+	// room for bars.
+	barW := 0
+	if width >= barMinWidth {
+		barW = (width - durW - 4) / 3
+	}
+	labelW := width - durW - 1
+	if barW > 0 {
+		labelW -= barW + 3
+	}
+	alignFacts(rows, labelW)
+
+	lw := lineWriter{b: b, color: color, labelW: labelW, durW: durW, barW: barW}
+	ax := axis{t0: f.t0, t1: f.t1, cells: barW}
+	lw.line(header, func(p painter) { p.write(ax.scale(fmtDur(total)), styleDim) })
+	for _, r := range rows {
+		lw.line(r, func(p painter) { ax.bar(p, r.n) })
+	}
+}
+
+// layout walks the trees depth first and returns one row per node, with
+// its tree glyphs, label and duration.
+func layout(roots []*node) []row {
 	var rows []row
 	var walk func(nodes []*node, parent *node, indent string, depth int)
 	walk = func(nodes []*node, parent *node, indent string, depth int) {
@@ -67,9 +98,13 @@ func render(b *strings.Builder, id trace.TraceID, f *forest, width int, color bo
 			walk(n.children, n, childIndent, depth+1)
 		}
 	}
-	walk(f.roots, nil, "", 0)
+	walk(roots, nil, "", 0)
+	return rows
+}
 
-	total := f.t1.Sub(f.t0)
+// headerRow is the first line: the trace id, whether it continues one
+// printed before, and how many spans failed.
+func headerRow(id trace.TraceID, f *forest, total time.Duration) row {
 	header := row{label: []seg{{text: "trace " + id.String(), style: styleBold}}, dur: fmtDur(total)}
 	if f.continued {
 		header.label = append(header.label, seg{text: " (continued)", style: styleDim})
@@ -81,26 +116,14 @@ func render(b *strings.Builder, id trace.TraceID, f *forest, width int, color bo
 		}
 		header.label = append(header.label, seg{text: text, style: styleRed})
 	}
+	return header
+}
 
-	durW := utf8.RuneCountInString(header.dur)
-	for _, r := range rows {
-		durW = max(durW, utf8.RuneCountInString(r.dur))
-	}
-	// A line is label, " ", duration, then " |", bar, "|" when there is
-	// room for bars.
-	barW := 0
-	if width >= barMinWidth {
-		barW = (width - durW - 4) / 3
-	}
-	labelW := width - durW - 1
-	if barW > 0 {
-		labelW -= barW + 3
-	}
-
-	// Facts start in one column, after the longest prefix and name of the
-	// phase and other rows that have facts, on each of them where that
-	// leaves room. Request and event rows have a long first fact, and go
-	// their own way.
+// alignFacts pads the labels of rows so that facts start in one column,
+// after the longest prefix and name of the phase and other rows that have
+// facts, on each of them where that leaves room in labelW. Request and event
+// rows have a long first fact, and go their own way.
+func alignFacts(rows []row, labelW int) {
 	aligned := func(r row) bool { return len(r.label) > 1 && !r.n.event && !isRequest(r.n) }
 	nameW := 0
 	for _, r := range rows {
@@ -121,36 +144,38 @@ func render(b *strings.Builder, id trace.TraceID, f *forest, width int, color bo
 			rows[i].label = slices.Insert(slices.Clone(r.label), 1, seg{text: strings.Repeat(" ", pad)})
 		}
 	}
+}
 
-	ax := axis{t0: f.t0, t1: f.t1, cells: barW}
-	p := painter{b: b, color: color}
-	line := func(r row, bar func(p painter)) {
-		var lb strings.Builder
-		lp := painter{b: &lb, color: color}
-		segs := r.label
-		if r.prefix != "" {
-			segs = append([]seg{{text: r.prefix, style: styleDim}}, segs...)
-		}
-		segs, used := fit(segs, max(labelW, 0))
-		for _, s := range segs {
-			lp.write(s.text, s.style)
-		}
-		lb.WriteString(strings.Repeat(" ", max(labelW-used, 0)+1))
-		lb.WriteString(strings.Repeat(" ", durW-utf8.RuneCountInString(r.dur)))
-		lb.WriteString(r.dur)
-		if barW > 0 {
-			lb.WriteString(" |")
-			bar(lp)
-			lb.WriteString("|")
-		}
-		p.b.WriteString(strings.TrimRight(lb.String(), " "))
-		p.b.WriteString("\n")
-	}
+// lineWriter writes rows as lines of the given column widths: the label cut
+// to labelW, the duration right-aligned in durW, and a bar of barW cells
+// when barW is positive.
+type lineWriter struct {
+	b                  *strings.Builder
+	color              bool
+	labelW, durW, barW int
+}
 
-	line(header, func(p painter) { p.write(ax.scale(fmtDur(total)), styleDim) })
-	for _, r := range rows {
-		line(r, func(p painter) { ax.bar(p, r.n) })
+func (w lineWriter) line(r row, bar func(p painter)) {
+	var lb strings.Builder
+	lp := painter{b: &lb, color: w.color}
+	segs := r.label
+	if r.prefix != "" {
+		segs = append([]seg{{text: r.prefix, style: styleDim}}, segs...)
 	}
+	segs, used := fit(segs, max(w.labelW, 0))
+	for _, s := range segs {
+		lp.write(s.text, s.style)
+	}
+	lb.WriteString(strings.Repeat(" ", max(w.labelW-used, 0)+1))
+	lb.WriteString(strings.Repeat(" ", w.durW-utf8.RuneCountInString(r.dur)))
+	lb.WriteString(r.dur)
+	if w.barW > 0 {
+		lb.WriteString(" |")
+		bar(lp)
+		lb.WriteString("|")
+	}
+	w.b.WriteString(strings.TrimRight(lb.String(), " "))
+	w.b.WriteString("\n")
 }
 
 // axis maps times to bar cells: cells columns from t0 to t1.
