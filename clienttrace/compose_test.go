@@ -4,6 +4,7 @@ import (
 	"crypto/tls"
 	"errors"
 	"net/textproto"
+	"reflect"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -60,6 +61,21 @@ var allHooks = []hookCall{
 		func(t *clienttrace.ClientTrace) { t.RoundTripDone(clienttrace.RoundTripDoneInfo{}) }},
 	{"BodyDone", func(t *clienttrace.ClientTrace) bool { return t.BodyDone != nil },
 		func(t *clienttrace.ClientTrace) { t.BodyDone(clienttrace.BodyDoneInfo{}) }},
+}
+
+// TestAllHooksListsEveryField keeps the hand-written list above in step with
+// ClientTrace, so that the tests that walk it cover a hook added later.
+func TestAllHooksListsEveryField(t *testing.T) {
+	var fields []string
+	ct := reflect.TypeFor[clienttrace.ClientTrace]()
+	for i := range ct.NumField() {
+		fields = append(fields, ct.Field(i).Name)
+	}
+	listed := make([]string, len(allHooks))
+	for i, h := range allHooks {
+		listed[i] = h.name
+	}
+	assert.Equal(t, fields, listed)
 }
 
 func TestComposeCallsInArgumentOrder(t *testing.T) {

@@ -79,7 +79,7 @@ func WithClientTrace(ctx context.Context, trace *ClientTrace) context.Context {
 		older:     older,
 		lifecycle: trace.hasLifecycleHooks() || (older != nil && older.lifecycle),
 	}
-	if !trace.hasNetHooks() {
+	if !trace.hasHTTPHooks() {
 		c.Context = ctx
 		return c
 	}

@@ -145,8 +145,10 @@ type ClientTrace struct {
 	BodyDone func(BodyDoneInfo)
 }
 
-// hasNetHooks reports whether t has any of the hooks net/http calls.
-func (t *ClientTrace) hasNetHooks() bool {
+// hasHTTPHooks reports whether t has any of the sixteen hooks of
+// httptrace.ClientTrace, which net/http calls. (httptrace's own hasNetHooks
+// is narrower: the four hooks the net package calls, DNS and dials.)
+func (t *ClientTrace) hasHTTPHooks() bool {
 	return t.GetConn != nil || t.GotConn != nil || t.PutIdleConn != nil ||
 		t.GotFirstResponseByte != nil || t.Got100Continue != nil || t.Got1xxResponse != nil ||
 		t.DNSStart != nil || t.DNSDone != nil || t.ConnectStart != nil || t.ConnectDone != nil ||
