@@ -42,6 +42,6 @@ func NewClientTrace(ctx context.Context, opts ...Option) *clienttrace.ClientTrac
 	if cfg.provider != nil {
 		tracer = newTracer(cfg.provider)
 	}
-	r := newRequest(ctx, cfg, tracer, parent, false, nil)
+	r := newRequest(ctx, cfg, tracer, parent, false, nil, nil)
 	return &r.trace
 }

@@ -14,7 +14,8 @@ import (
 )
 
 // config is the configuration NewTransport and NewClientTrace build from
-// their options. It is read-only once built.
+// their options. It is read-only once built: what changes at run time is the
+// transport's.
 type config struct {
 	provider        trace.TracerProvider
 	propOpts        []propagation.Option
@@ -31,11 +32,6 @@ type config struct {
 	// Resolved by newConfig.
 	reqHeaders  []headerKey
 	respHeaders []headerKey
-
-	addrs addrCache
-	// direct is whether the transport is an *http.Transport without a
-	// proxy, which does no TLS handshake for plain HTTP.
-	direct bool
 }
 
 // Option configures NewTransport and NewClientTrace.

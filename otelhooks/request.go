@@ -68,6 +68,9 @@ type request struct {
 	meter      *requestMeter // nil: not metered
 	// conn is the request's connection, if InstrumentDialer made it.
 	conn *instrumentedConn
+	// addrs is the transport's cache of connection addresses; nil for
+	// NewClientTrace, which formats them each time.
+	addrs *addrCache
 	// peer is network.peer.address of the connection the request got, for
 	// the request span. Its port is left to http.getconn: with it, the
 	// request span would pass 8 attributes, past which the SDK allocates a
@@ -98,7 +101,7 @@ type connectAttempt struct {
 // with req known (a transport of this package runs it), net/http calls no DNS
 // hook for an IP address, and no 100-continue hook without "Expect:
 // 100-continue".
-func newRequest(parent context.Context, cfg *config, tracer trace.Tracer, span trace.Span, ownsSpan bool, req *http.Request) *request {
+func newRequest(parent context.Context, cfg *config, tracer trace.Tracer, span trace.Span, ownsSpan bool, req *http.Request, t *transport) *request {
 	r := &request{
 		cfg:       cfg,
 		tracer:    tracer,
@@ -110,6 +113,9 @@ func newRequest(parent context.Context, cfg *config, tracer trace.Tracer, span t
 		recording: span != nil,
 		req:       req,
 		sendsBody: req != nil && req.Body != nil && req.Body != http.NoBody && req.ContentLength != 0,
+	}
+	if t != nil {
+		r.addrs = &t.addrs
 	}
 	dns := req == nil || !isIP(req.URL.Hostname())
 	if !r.recording {
@@ -144,7 +150,7 @@ func newRequest(parent context.Context, cfg *config, tracer trace.Tracer, span t
 	// Plain HTTP straight to the server has no handshake; through a proxy
 	// (an HTTPS one), or with a transport that is not an *http.Transport,
 	// it may have one.
-	if req == nil || req.URL.Scheme != "http" || !cfg.direct {
+	if req == nil || req.URL.Scheme != "http" || t == nil || !t.direct {
 		r.trace.TLSHandshakeStart, r.trace.TLSHandshakeDone = r.tlsHandshakeStart, r.tlsHandshakeDone
 	}
 	if req == nil || req.Header.Get("Expect") == "100-continue" {
@@ -214,7 +220,7 @@ func (r *request) gotConn(info clienttrace.GotConnInfo) {
 		attrs = appendPeer(attrs, winner)
 		attrs = appendAddr(attrs, info.Conn.LocalAddr(), semconv.NetworkLocalAddressKey, semconv.NetworkLocalPortKey)
 	case info.Conn != nil:
-		attrs = r.cfg.addrs.appendAddrs(attrs, info.Conn, info.Reused)
+		attrs = r.addrs.appendAddrs(attrs, info.Conn, info.Reused)
 	}
 	if info.Conn != nil {
 		// The peer goes on the request span too, as the conventions

@@ -44,14 +44,14 @@ func NewTransport(base http.RoundTripper, opts ...Option) http.RoundTripper {
 		base = http.DefaultTransport
 	}
 	cfg := newConfig(opts)
-	if tr, ok := base.(*http.Transport); ok && tr.Proxy == nil {
-		cfg.direct = true
-	}
 	t := &transport{
 		base:      base,
 		lifecycle: clienttrace.NewTransport(base),
 		cfg:       cfg,
 		prop:      propagation.New(cfg.propOpts...),
+	}
+	if tr, ok := base.(*http.Transport); ok && tr.Proxy == nil {
+		t.direct = true
 	}
 	if cfg.provider != nil {
 		t.tracer = newTracer(cfg.provider)
@@ -69,6 +69,14 @@ type transport struct {
 	prop      *propagation.Propagator
 	tracer    trace.Tracer // nil: resolved per request
 	inst      *instruments // nil: WithoutMetrics
+	// direct is whether base is an *http.Transport without a proxy, which
+	// does no TLS handshake for plain HTTP. The fields above and direct
+	// are read-only once NewTransport returns.
+	direct bool
+
+	// addrs caches the addresses of the connection last reused; it
+	// changes at run time and is safe for concurrent use.
+	addrs addrCache
 }
 
 var _ http.RoundTripper = (*transport)(nil)
@@ -105,7 +113,7 @@ func (t *transport) RoundTrip(req *http.Request) (*http.Response, error) {
 	if span == nil && !metered {
 		return t.base.RoundTrip(t.prop.Clone(ctx, req))
 	}
-	r := newRequest(ctx, t.cfg, tracer, span, ownsSpan, req)
+	r := newRequest(ctx, t.cfg, tracer, span, ownsSpan, req, t)
 	if metered {
 		// Metrics count every request, sampled or not. Under another
 		// instrumentation's span, that instrumentation records the
