@@ -19,7 +19,7 @@ import (
 type config struct {
 	provider        trace.TracerProvider
 	propOpts        []propagation.Option
-	noSubSpans      bool
+	events          bool // WithoutSubSpans: phases are events, not spans
 	noRequestSpan   bool
 	requestHeaders  []string
 	responseHeaders []string
@@ -109,7 +109,7 @@ func WithPropagation(opts ...propagation.Option) Option {
 // "http.dns" span, with the same attributes. It is otelhttptrace's option of
 // the same name. Without it, each phase is a child span.
 func WithoutSubSpans() Option {
-	return optionFunc(func(c *config) { c.noSubSpans = true })
+	return optionFunc(func(c *config) { c.events = true })
 }
 
 // WithoutRequestSpan makes NewTransport start no request span of its own:

@@ -12,6 +12,7 @@ import (
 	"go.opentelemetry.io/otel"
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/metric"
+	metricnoop "go.opentelemetry.io/otel/metric/noop"
 	semconv "go.opentelemetry.io/otel/semconv/v1.43.0"
 	"go.opentelemetry.io/otel/semconv/v1.43.0/httpconv"
 
@@ -34,8 +35,10 @@ type DialFunc func(ctx context.Context, network, addr string) (net.Conn, error)
 //     time and its variance, retransmissions, congestion window, and the
 //     local network interface (see docs/metrics.md).
 //
-// Metrics go to the provider of [WithMeterProvider], or the global one; other
-// options are ignored. Use it as an http.Transport's DialContext:
+// Metrics go to the provider of [WithMeterProvider], or the global one; with
+// [WithoutMetrics] none are recorded, and the connections are instrumented
+// for the request spans only. Other options are ignored. Use it as an
+// http.Transport's DialContext:
 //
 //	tr := &http.Transport{DialContext: otelhooks.InstrumentDialer(nil)}
 //
@@ -44,7 +47,12 @@ func InstrumentDialer(dial DialFunc, opts ...Option) DialFunc {
 	if dial == nil {
 		dial = new(net.Dialer).DialContext
 	}
-	ci := newConnInstruments(newConfig(opts).meterProvider)
+	cfg := newConfig(opts)
+	mp := cfg.meterProvider
+	if cfg.noMetrics {
+		mp = metricnoop.NewMeterProvider()
+	}
+	ci := newConnInstruments(mp)
 	return func(ctx context.Context, network, addr string) (net.Conn, error) {
 		c, err := dial(ctx, network, addr)
 		if err != nil || c == nil {
@@ -77,11 +85,10 @@ type connInstruments struct {
 	duration metric.Float64Histogram
 }
 
+// newConnInstruments creates the instruments from mp, or the global provider
+// if mp is nil.
 func newConnInstruments(mp metric.MeterProvider) *connInstruments {
-	if mp == nil {
-		mp = otel.GetMeterProvider()
-	}
-	m := mp.Meter(ScopeName, metric.WithInstrumentationVersion(Version()), metric.WithSchemaURL(semconv.SchemaURL))
+	m := newMeter(mp)
 	open, err := httpconv.NewClientOpenConnections(m)
 	if err != nil {
 		otel.Handle(err)

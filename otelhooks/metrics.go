@@ -34,13 +34,25 @@ type instruments struct {
 	attrs        attrCache
 }
 
-// newInstruments creates the instruments from mp, or the global provider
-// if mp is nil.
-func newInstruments(mp metric.MeterProvider) *instruments {
+// meterOptions are built once, as tracerOptions are.
+var meterOptions = []metric.MeterOption{
+	metric.WithInstrumentationVersion(Version()),
+	metric.WithSchemaURL(semconv.SchemaURL),
+}
+
+// newMeter returns this package's meter from mp, or from the global provider
+// if mp is nil: the one meter of the request and the connection metrics.
+func newMeter(mp metric.MeterProvider) metric.Meter {
 	if mp == nil {
 		mp = otel.GetMeterProvider()
 	}
-	m := mp.Meter(ScopeName, metric.WithInstrumentationVersion(Version()), metric.WithSchemaURL(semconv.SchemaURL))
+	return mp.Meter(ScopeName, meterOptions...)
+}
+
+// newInstruments creates the instruments from mp, or the global provider
+// if mp is nil.
+func newInstruments(mp metric.MeterProvider) *instruments {
+	m := newMeter(mp)
 	// The conventions' constructors give the names, units, descriptions
 	// and advised buckets. An instrument the provider refuses is a no-op;
 	// the error goes to the global handler, as OpenTelemetry's own do.

@@ -282,6 +282,23 @@ func TestMetricsOff(t *testing.T) {
 	assert.Empty(t, m.collect(t))
 }
 
+func TestInstrumentDialerWithoutMetricsRecordsNone(t *testing.T) {
+	e := newEnv(t)
+	m := newMeters(t)
+	srv := httptest.NewServer(http.HandlerFunc(okHandler))
+	defer srv.Close()
+	base := otelhooks.InstrumentTransport(&http.Transport{}, otelhooks.WithMeterProvider(m.mp), otelhooks.WithoutMetrics())
+	defer base.CloseIdleConnections()
+	get(t, t.Context(), e.client(base, otelhooks.WithoutMetrics()), srv.URL)
+	base.CloseIdleConnections()
+
+	assert.Empty(t, m.collect(t), "no connection metric, open or closed")
+	if tcpInfoSupported {
+		r := one(t, e.spans(), "GET")
+		assert.Positive(t, attrValue(t, r, "wiretrace.tcp.rtt_s").AsFloat64(), "the connection is still instrumented for the span")
+	}
+}
+
 func TestMetricsConnections(t *testing.T) {
 	e := newEnv(t)
 	m := newMeters(t)

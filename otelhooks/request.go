@@ -108,7 +108,7 @@ func newRequest(parent context.Context, cfg *config, tracer trace.Tracer, span t
 		parent:    parent,
 		span:      span,
 		ownsSpan:  ownsSpan,
-		events:    cfg.noSubSpans,
+		events:    cfg.events,
 		lifecycle: req != nil,
 		recording: span != nil,
 		req:       req,
