@@ -84,9 +84,11 @@ func WithoutMetrics() Option {
 }
 
 // WithPropagators sets the propagator that injects the request span's
-// context into outgoing requests. Without it, or with nil, the propagation
-// package's default applies: the global propagator once the application has
-// set one, W3C Trace Context and Baggage until then.
+// context into outgoing requests, as otelhttp's option of the same name does.
+// Without it, or with nil, the propagation package's default applies: the
+// global propagator once the application has set one, W3C Trace Context and
+// Baggage until then. The other settings of the propagation package (host
+// policy, baggage filters) go through [WithPropagationOptions].
 func WithPropagators(p otelprop.TextMapPropagator) Option {
 	return optionFunc(func(c *config) {
 		if p != nil {
@@ -95,11 +97,11 @@ func WithPropagators(p otelprop.TextMapPropagator) Option {
 	})
 }
 
-// WithPropagation passes options to the propagation package, such as a host
-// policy that keeps baggage from untrusted destinations
-// ([propagation.WithHostPolicy]). Repeated use is additive; for options that
-// replace each other, the last one wins.
-func WithPropagation(opts ...propagation.Option) Option {
+// WithPropagationOptions passes options to the propagation package, such as
+// a host policy that keeps baggage from untrusted destinations
+// ([propagation.WithHostPolicy]). Repeated use is additive, and adds to
+// [WithPropagators]; for options that replace each other, the last one wins.
+func WithPropagationOptions(opts ...propagation.Option) Option {
 	return optionFunc(func(c *config) { c.propOpts = append(c.propOpts, opts...) })
 }
 

@@ -128,7 +128,7 @@ func TestOtelhooksRedirectHopsCarryTheirOwnSpans(t *testing.T) {
 func TestOtelhooksHostPolicy(t *testing.T) {
 	internal := newObserver(t, nil)
 	external := newObserver(t, nil)
-	client, tp, _ := otelhooksClient(t, otelhooks.WithPropagation(
+	client, tp, _ := otelhooksClient(t, otelhooks.WithPropagationOptions(
 		propagation.WithHostPolicy(propagation.TrustedHosts("localhost"))))
 
 	ctx, root := tp.Tracer("test").Start(t.Context(), "root")

@@ -13,7 +13,7 @@ stable format. Both plug into any OpenTelemetry SDK tracer provider.
 Register an Exporter with a tracer provider. WithSyncer hands each span over
 as it ends, which suits a command-line tool; a batching processor works too.
 
-	exp := waterfall.New(os.Stderr)
+	exp := waterfall.NewExporter(os.Stderr)
 	tp := sdktrace.NewTracerProvider(sdktrace.WithSyncer(exp))
 	defer tp.Shutdown(ctx) // writes whatever is still held
 

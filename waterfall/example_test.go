@@ -26,8 +26,8 @@ func (g *fixedIDs) NewSpanID(context.Context, trace.TraceID) trace.SpanID {
 	return trace.SpanID{7: byte(g.n)}
 }
 
-func ExampleNew() {
-	exp := waterfall.New(os.Stdout, waterfall.WithWidth(80), waterfall.WithColor(false))
+func ExampleNewExporter() {
+	exp := waterfall.NewExporter(os.Stdout, waterfall.WithWidth(80), waterfall.WithColor(false))
 	tp := sdktrace.NewTracerProvider(sdktrace.WithSyncer(exp), sdktrace.WithIDGenerator(&fixedIDs{}))
 	defer func() { _ = tp.Shutdown(context.Background()) }()
 	tracer := tp.Tracer("example")

@@ -150,9 +150,9 @@ func (pt *pendingTrace) complete() bool {
 	return len(pt.orphans) == 0 && len(pt.short) == 0
 }
 
-// New returns an Exporter that writes to w, or to os.Stdout if w is nil.
+// NewExporter returns an Exporter that writes to w, or to os.Stdout if w is nil.
 // Color and width are decided as [WithColor] and [WithWidth] describe.
-func New(w io.Writer, opts ...Option) *Exporter {
+func NewExporter(w io.Writer, opts ...Option) *Exporter {
 	if w == nil {
 		w = os.Stdout
 	}

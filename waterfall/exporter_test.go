@@ -31,7 +31,7 @@ func ms(n float64) trace.SpanEventOption { return trace.WithTimestamp(at(n)) }
 
 func TestExporterWaitsForLateChildren(t *testing.T) {
 	var buf bytes.Buffer
-	exp := waterfall.New(&buf, waterfall.WithWidth(100), waterfall.WithColor(false))
+	exp := waterfall.NewExporter(&buf, waterfall.WithWidth(100), waterfall.WithColor(false))
 	tracer := newProvider(t, exp)
 
 	ctx, req := tracer.Start(context.Background(), "GET", trace.WithSpanKind(trace.SpanKindClient), ms(0),
@@ -57,7 +57,7 @@ func TestExporterWaitsForLateChildren(t *testing.T) {
 
 func TestExporterContinuedTrace(t *testing.T) {
 	var buf bytes.Buffer
-	exp := waterfall.New(&buf, waterfall.WithWidth(80), waterfall.WithColor(false))
+	exp := waterfall.NewExporter(&buf, waterfall.WithWidth(80), waterfall.WithColor(false))
 	tracer := newProvider(t, exp)
 
 	ctx, req := tracer.Start(context.Background(), "GET", trace.WithSpanKind(trace.SpanKindClient), ms(0))
@@ -73,7 +73,7 @@ func TestExporterContinuedTrace(t *testing.T) {
 
 func TestExporterForceFlushWritesIncompleteTraces(t *testing.T) {
 	var buf bytes.Buffer
-	exp := waterfall.New(&buf, waterfall.WithWidth(80), waterfall.WithColor(false))
+	exp := waterfall.NewExporter(&buf, waterfall.WithWidth(80), waterfall.WithColor(false))
 	f := coldHTTPS()
 	dns := f.stubs[2]
 	require.Equal(t, "http.dns", dns.Name)
@@ -108,7 +108,7 @@ func TestExporterSpansInEndOrder(t *testing.T) {
 	byEnd = append(byEnd, spans[0])
 
 	var buf bytes.Buffer
-	exp := waterfall.New(&buf, waterfall.WithWidth(100), waterfall.WithColor(false))
+	exp := waterfall.NewExporter(&buf, waterfall.WithWidth(100), waterfall.WithColor(false))
 	for i, s := range byEnd {
 		require.NoError(t, exp.ExportSpans(context.Background(), []sdktrace.ReadOnlySpan{s}))
 		if i < len(byEnd)-1 {
@@ -120,7 +120,7 @@ func TestExporterSpansInEndOrder(t *testing.T) {
 
 func TestExporterShutdown(t *testing.T) {
 	var buf bytes.Buffer
-	exp := waterfall.New(&buf, waterfall.WithWidth(80), waterfall.WithColor(false))
+	exp := waterfall.NewExporter(&buf, waterfall.WithWidth(80), waterfall.WithColor(false))
 	ctx := context.Background()
 	f := coldHTTPS()
 	require.NoError(t, exp.ExportSpans(ctx, f.spans()[1:2]))
@@ -140,7 +140,7 @@ func TestExporterShutdown(t *testing.T) {
 
 func TestExporterDoneContext(t *testing.T) {
 	var buf bytes.Buffer
-	exp := waterfall.New(&buf, waterfall.WithWidth(80))
+	exp := waterfall.NewExporter(&buf, waterfall.WithWidth(80))
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
 
@@ -157,7 +157,7 @@ type failingWriter struct{}
 func (failingWriter) Write([]byte) (int, error) { return 0, errBrokenPipe }
 
 func TestExporterWriteError(t *testing.T) {
-	exp := waterfall.New(failingWriter{}, waterfall.WithWidth(80))
+	exp := waterfall.NewExporter(failingWriter{}, waterfall.WithWidth(80))
 	err := exp.ExportSpans(context.Background(), coldHTTPS().spans())
 	require.ErrorIs(t, err, errBrokenPipe)
 	assert.Contains(t, err.Error(), "waterfall: write")
@@ -180,7 +180,7 @@ func (w *writeRecorder) Write(p []byte) (int, error) {
 func TestExporterConcurrentExports(t *testing.T) {
 	const goroutines, traces = 8, 25
 	var w writeRecorder
-	exp := waterfall.New(&w, waterfall.WithWidth(100), waterfall.WithColor(false))
+	exp := waterfall.NewExporter(&w, waterfall.WithWidth(100), waterfall.WithColor(false))
 	want := coldHTTPS()
 
 	var wg sync.WaitGroup
@@ -206,7 +206,7 @@ func TestExporterConcurrentExports(t *testing.T) {
 	require.NoError(t, exp.Shutdown(context.Background()))
 
 	var golden bytes.Buffer
-	ref := waterfall.New(&golden, waterfall.WithWidth(100), waterfall.WithColor(false))
+	ref := waterfall.NewExporter(&golden, waterfall.WithWidth(100), waterfall.WithColor(false))
 	require.NoError(t, ref.ExportSpans(context.Background(), want.spans()))
 	_, body, ok := strings.Cut(golden.String(), "\n") // all but the header
 	require.True(t, ok)
@@ -220,7 +220,7 @@ func TestExporterConcurrentExports(t *testing.T) {
 
 func TestExporterBoundsWhatItHolds(t *testing.T) {
 	var w writeRecorder
-	exp := waterfall.New(&w, waterfall.WithWidth(60), waterfall.WithColor(false))
+	exp := waterfall.NewExporter(&w, waterfall.WithWidth(60), waterfall.WithColor(false))
 	// Children of a parent that never comes: held until there are too many.
 	f := newFixture(0x11)
 	missing := f.spanContext(1<<40, false)
@@ -237,13 +237,13 @@ func TestExporterBoundsWhatItHolds(t *testing.T) {
 }
 
 func TestExporterNilWriterIsStdout(t *testing.T) {
-	exp := waterfall.New(nil)
+	exp := waterfall.NewExporter(nil)
 	require.NoError(t, exp.Shutdown(context.Background()))
 }
 
 func TestExporterMultipleTracesInOrder(t *testing.T) {
 	var buf bytes.Buffer
-	exp := waterfall.New(&buf, waterfall.WithWidth(80), waterfall.WithColor(false))
+	exp := waterfall.NewExporter(&buf, waterfall.WithWidth(80), waterfall.WithColor(false))
 	later := warmReused()
 	for _, s := range later.stubs {
 		s.StartTime = s.StartTime.Add(time.Second)

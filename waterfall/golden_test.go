@@ -72,7 +72,7 @@ func TestGolden(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
 			var buf bytes.Buffer
-			exp := waterfall.New(&buf, waterfall.WithWidth(tt.width), waterfall.WithColor(tt.color))
+			exp := waterfall.NewExporter(&buf, waterfall.WithWidth(tt.width), waterfall.WithColor(tt.color))
 			require.NoError(t, exp.ExportSpans(context.Background(), tt.fixture().spans()))
 			require.NoError(t, exp.Shutdown(context.Background()))
 			out := buf.String()
@@ -92,7 +92,7 @@ func TestUnknownMethodShowsOriginal(t *testing.T) {
 		attribute.Int("http.response.status_code", 200))
 	f.stubs[0].Attributes[0] = attribute.String("http.request.method", "_OTHER")
 	var buf bytes.Buffer
-	exp := waterfall.New(&buf, waterfall.WithWidth(80), waterfall.WithColor(false))
+	exp := waterfall.NewExporter(&buf, waterfall.WithWidth(80), waterfall.WithColor(false))
 	require.NoError(t, exp.ExportSpans(context.Background(), f.spans()))
 	assert.Contains(t, buf.String(), "\nHTTP PURGE http://cache.example/item 200 ")
 }

@@ -119,7 +119,7 @@ func TestOddInput(t *testing.T) {
 		for _, width := range []int{-1, 0, 5, 19, 20, 39, 40, 100, 5000} {
 			t.Run(tt.name, func(t *testing.T) {
 				var buf bytes.Buffer
-				exp := waterfall.New(&buf, waterfall.WithWidth(width), waterfall.WithColor(width%2 == 0))
+				exp := waterfall.NewExporter(&buf, waterfall.WithWidth(width), waterfall.WithColor(width%2 == 0))
 				require.NotPanics(t, func() {
 					require.NoError(t, exp.ExportSpans(context.Background(), tt.spans()))
 					require.NoError(t, exp.Shutdown(context.Background()))
@@ -150,7 +150,7 @@ func TestOddInput(t *testing.T) {
 func TestEverySpanIsDrawn(t *testing.T) {
 	for _, f := range []*fixture{coldHTTPS(), warmReused(), parallelDial(), failedRequest(), lateSpan(), redirectChain(), orphan(), foreign()} {
 		var buf bytes.Buffer
-		exp := waterfall.New(&buf, waterfall.WithWidth(200), waterfall.WithColor(false))
+		exp := waterfall.NewExporter(&buf, waterfall.WithWidth(200), waterfall.WithColor(false))
 		require.NoError(t, exp.ExportSpans(context.Background(), f.spans()))
 		require.NoError(t, exp.Shutdown(context.Background()))
 		out := buf.String()
@@ -171,7 +171,7 @@ func FuzzExporter(f *testing.F) {
 		child := fx.add(root, eventName, 0, 0)
 		child.StartTime, child.EndTime = time.Unix(0, childStart), time.Unix(0, childEnd)
 		var buf bytes.Buffer
-		exp := waterfall.New(&buf, waterfall.WithWidth(width), waterfall.WithColor(width%2 == 0))
+		exp := waterfall.NewExporter(&buf, waterfall.WithWidth(width), waterfall.WithColor(width%2 == 0))
 		if err := exp.ExportSpans(context.Background(), fx.spans()); err != nil {
 			t.Fatal(err)
 		}

@@ -53,7 +53,7 @@ func newTracing(ctx context.Context, o *options, out io.Writer, warn *warner, ge
 	if o.json {
 		popts = append(popts, sdktrace.WithSyncer(waterfall.NewJSONExporter(out)))
 	} else {
-		t.wf = waterfall.New(out)
+		t.wf = waterfall.NewExporter(out)
 		popts = append(popts, sdktrace.WithSyncer(t.wf))
 	}
 	if o.otlp != nil {

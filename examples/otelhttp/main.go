@@ -56,7 +56,7 @@ func main() {
 }
 
 func run(w io.Writer) (err error) {
-	exp := waterfall.New(w)
+	exp := waterfall.NewExporter(w)
 	tp := sdktrace.NewTracerProvider(sdktrace.WithSyncer(exp))
 	defer func() { err = errors.Join(err, tp.Shutdown(context.Background())) }()
 
