@@ -8,7 +8,8 @@ import (
 )
 
 // wrapBody returns rc wrapped to report BodyDone to c, keeping io.Writer if rc
-// has it. A nil or empty body becomes http.NoBody and reports BodyDone now.
+// has it. A nil body, or http.NoBody, becomes http.NoBody and reports
+// BodyDone now; any other body, even one that is empty, reports at its end.
 func wrapBody(rc io.ReadCloser, c *traceCtx) io.ReadCloser {
 	if rc == nil || rc == http.NoBody {
 		c.bodyDone(BodyDoneInfo{Reason: BodyEOF})

@@ -44,15 +44,19 @@ global propagator.
 Options follow the OpenTelemetry style: [WithTracerProvider] and
 [WithPropagators] choose the provider and the propagator (by default, the
 provider of the span in the request's context, else the global one);
-[WithoutSubSpans] turns the phases into events on the request span;
+[WithPropagationOptions] passes options to the propagation package, such as a
+host policy for baggage; [WithoutSubSpans] turns the phases into events on the
+request span;
 [WithRequestHeaders] and [WithResponseHeaders] record headers, which are off by
 default and always redacted for credentials; [WithSpanNameFormatter] and
 [WithFilter] name and select the requests.
 
 # Cost
 
-A request whose trace is not sampled gets no hooks and no attributes; only its
-context is propagated. A sampled one costs one allocation for all of its
+A request whose trace is not sampled gets no spans and no attributes, and its
+context is propagated. It gets no hooks either, unless metrics record: then it
+gets the six the metrics need (GetConn, GotConn, DNSStart, DNSDone and the two
+lifecycle hooks), which docs/metrics.md prices. A sampled one costs one allocation for all of its
 state, one per hook that can fire for it (net/http takes each hook as a
 function value), and what the SDK needs for each span.
 

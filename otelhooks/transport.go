@@ -32,9 +32,11 @@ var errNilRequest = errors.New("otelhooks: nil *http.Request")
 // them open, as it keeps the connection.
 //
 // When the request span is not recording (its trace is not sampled), no
-// hook is installed and nothing is recorded; the context is still
-// propagated. Requests that a [WithFilter] filter rejects are sent as they
-// are.
+// span is recorded and the context is still propagated. If metrics record
+// too (see [WithMeterProvider]), the request gets the six hooks they need
+// (GetConn, GotConn, DNSStart, DNSDone and the two lifecycle hooks; no DNS
+// hooks for an IP address); if not, no hook at all. Requests that a
+// [WithFilter] filter rejects are sent as they are.
 //
 // The caller's request is never modified: the transport sends a copy with
 // its own context and headers. It is safe for concurrent use, and forwards
