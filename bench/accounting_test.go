@@ -95,9 +95,14 @@ type recorder struct {
 	started int
 	events  int
 	open    map[trace.SpanID]string
+	// ended gets a signal, without blocking, each time an open span ends,
+	// for settle.
+	ended chan struct{}
 }
 
-func newRecorder() *recorder { return &recorder{open: map[trace.SpanID]string{}} }
+func newRecorder() *recorder {
+	return &recorder{open: map[trace.SpanID]string{}, ended: make(chan struct{}, 1)}
+}
 
 func (r *recorder) OnStart(_ context.Context, s sdktrace.ReadWriteSpan) {
 	if s.Name() == parentName {
@@ -120,6 +125,10 @@ func (r *recorder) OnEnd(s sdktrace.ReadOnlySpan) {
 	}
 	delete(r.open, s.SpanContext().SpanID())
 	r.events += len(s.Events())
+	select {
+	case r.ended <- struct{}{}:
+	default: // a signal is pending already
+	}
 }
 
 func (r *recorder) Shutdown(context.Context) error   { return nil }
@@ -143,9 +152,10 @@ func (r *recorder) counts() counts {
 }
 
 // settle waits up to d for the open spans to end, and returns the ones that
-// did not, counted by name.
+// did not, counted by name. It wakes at each span's end, not on a timer.
 func (r *recorder) settle(d time.Duration) map[string]int {
-	deadline := time.Now().Add(d)
+	timeout := time.NewTimer(d)
+	defer timeout.Stop()
 	for {
 		r.mu.Lock()
 		n := len(r.open)
@@ -157,9 +167,13 @@ func (r *recorder) settle(d time.Duration) map[string]int {
 			}
 		}
 		r.mu.Unlock()
-		if n == 0 || time.Now().After(deadline) {
+		if n == 0 {
+			return nil
+		}
+		select {
+		case <-r.ended:
+		case <-timeout.C:
 			return unended
 		}
-		time.Sleep(5 * time.Millisecond)
 	}
 }
