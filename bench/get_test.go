@@ -3,13 +3,15 @@ package bench
 import (
 	"net/http"
 	"testing"
+
+	"github.com/wiretrace/wiretrace/internal/spantest"
 )
 
 // BenchmarkGET sends GETs to a loopback server, reading and closing each
 // body, for every setup and variant: BenchmarkGET/setup=K/variant=bare and
 // so on, for "benchstat -col /variant". bench/run.sh runs it interleaved.
 func BenchmarkGET(b *testing.B) {
-	tps := newProviders(discard{})
+	tps := newProviders(spantest.Discard{})
 	for _, s := range setups {
 		b.Run("setup="+s.name, func(b *testing.B) {
 			target, newBase := s.start(b)

@@ -3,6 +3,8 @@ package bench
 import (
 	"runtime"
 	"testing"
+
+	"github.com/wiretrace/wiretrace/internal/spantest"
 )
 
 const (
@@ -23,7 +25,7 @@ func TestNoHeapGrowth(t *testing.T) {
 	s := setupNamed(t, "K")
 	v := variantNamed(t, "otelhooks")
 	target, newBase := s.start(t)
-	tps := newProviders(discard{})
+	tps := newProviders(spantest.Discard{})
 	base := newBase()
 	defer base.CloseIdleConnections()
 	rt := v.transport(base, tps.forVariant(v))

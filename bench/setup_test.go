@@ -5,7 +5,6 @@ import (
 	"crypto/tls"
 	"fmt"
 	"io"
-	"log"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -17,6 +16,8 @@ import (
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	"go.opentelemetry.io/otel/trace"
 	"go.uber.org/goleak"
+
+	"github.com/wiretrace/wiretrace/internal/testnet"
 )
 
 // TestMain sets the global propagator every variant injects with: otelhttp
@@ -117,7 +118,7 @@ func startServer(tb testing.TB, withTLS, http2 bool) *httptest.Server {
 	tb.Helper()
 	srv := httptest.NewUnstartedServer(http.HandlerFunc(handler))
 	// A client that closes mid-handshake is no news here.
-	srv.Config.ErrorLog = log.New(io.Discard, "", 0)
+	srv.Config.ErrorLog = testnet.QuietLog()
 	switch {
 	case withTLS:
 		srv.EnableHTTP2 = http2
@@ -188,13 +189,3 @@ func (p providers) forVariant(v *variant) trace.TracerProvider {
 	}
 	return p.sampled
 }
-
-// discard is a span processor that drops every span on End: the SDK still
-// starts, records and snapshots each span, as it does for a real exporter,
-// but nothing is exported.
-type discard struct{}
-
-func (discard) OnStart(context.Context, sdktrace.ReadWriteSpan) {}
-func (discard) OnEnd(sdktrace.ReadOnlySpan)                     {}
-func (discard) Shutdown(context.Context) error                  { return nil }
-func (discard) ForceFlush(context.Context) error                { return nil }

@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/wiretrace/wiretrace/clienttrace"
+	"github.com/wiretrace/wiretrace/internal/testnet"
 )
 
 // noopHTTPTrace returns a trace whose hooks do nothing.
@@ -56,7 +57,7 @@ func BenchmarkComposedHook(b *testing.B) {
 // per-request state must, and as httptrace requires whenever the context may
 // already carry a trace (it composes by modifying the trace it is given).
 func BenchmarkKeepAliveGET(b *testing.B) {
-	srv := httptest.NewServer(http.HandlerFunc(okHandler))
+	srv := httptest.NewServer(http.HandlerFunc(testnet.OK))
 	defer srv.Close()
 	tr := &http.Transport{}
 	defer tr.CloseIdleConnections()

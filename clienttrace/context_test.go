@@ -15,6 +15,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/wiretrace/wiretrace/clienttrace"
+	"github.com/wiretrace/wiretrace/internal/testnet"
 )
 
 func TestWithClientTraceNilArguments(t *testing.T) {
@@ -61,7 +62,7 @@ func stdlib(tag string) install {
 }
 
 func TestWithClientTraceComposesWithHTTPTrace(t *testing.T) {
-	srv := httptest.NewServer(http.HandlerFunc(okHandler))
+	srv := httptest.NewServer(http.HandlerFunc(testnet.OK))
 	defer srv.Close()
 
 	tests := []struct {
@@ -94,7 +95,7 @@ func TestWithClientTraceComposesWithHTTPTrace(t *testing.T) {
 			}
 			tr := &http.Transport{}
 			defer tr.CloseIdleConnections()
-			req, err := http.NewRequestWithContext(ctx, http.MethodGet, byName(t, srv.URL), nil)
+			req, err := http.NewRequestWithContext(ctx, http.MethodGet, testnet.ByName(t, srv.URL), nil)
 			require.NoError(t, err)
 			resp, err := clienttrace.NewTransport(tr).RoundTrip(req)
 			require.NoError(t, err)
@@ -160,7 +161,7 @@ func TestWithClientTraceSameTraceTwice(t *testing.T) {
 }
 
 func TestWithClientTraceConcurrentInstallsOfOneTrace(t *testing.T) {
-	srv := httptest.NewServer(http.HandlerFunc(okHandler))
+	srv := httptest.NewServer(http.HandlerFunc(testnet.OK))
 	defer srv.Close()
 	tr := &http.Transport{}
 	defer tr.CloseIdleConnections()

@@ -4,7 +4,6 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"io"
-	"log"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -52,26 +51,15 @@ func newRequest(t *testing.T, method, target string, body io.Reader) *http.Reque
 	return req
 }
 
-func okHandler(w http.ResponseWriter, _ *http.Request) { _, _ = io.WriteString(w, "ok") }
-
-// byName rewrites a test server URL to dial the host by the name "localhost".
-func byName(t *testing.T, rawURL string) string {
-	t.Helper()
-	u, err := url.Parse(rawURL)
-	require.NoError(t, err)
-	u.Host = net.JoinHostPort("localhost", u.Port())
-	return u.String()
-}
-
 func TestHooksNewConnectionByName(t *testing.T) {
-	srv := httptest.NewServer(http.HandlerFunc(okHandler))
+	srv := httptest.NewServer(http.HandlerFunc(testnet.OK))
 	defer srv.Close()
 	tr := &http.Transport{}
 	defer tr.CloseIdleConnections()
 	client := &http.Client{Transport: clienttrace.NewTransport(tr)}
 
 	var rec recorder
-	target := byName(t, srv.URL)
+	target := testnet.ByName(t, srv.URL)
 	resp, body := do(t, client, newRequest(t, http.MethodGet, target, nil), &rec)
 	assert.Equal(t, http.StatusOK, resp.StatusCode)
 	assert.Equal(t, "ok", body)
@@ -115,7 +103,7 @@ func TestHooksNewConnectionByName(t *testing.T) {
 }
 
 func TestHooksKeepAliveReuse(t *testing.T) {
-	srv := httptest.NewServer(http.HandlerFunc(okHandler))
+	srv := httptest.NewServer(http.HandlerFunc(testnet.OK))
 	defer srv.Close()
 	tr := &http.Transport{}
 	defer tr.CloseIdleConnections()
@@ -147,7 +135,7 @@ func TestHooksTLS(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			srv := httptest.NewUnstartedServer(http.HandlerFunc(okHandler))
+			srv := httptest.NewUnstartedServer(http.HandlerFunc(testnet.OK))
 			srv.EnableHTTP2 = tt.http2
 			srv.StartTLS()
 			defer srv.Close()
@@ -291,9 +279,9 @@ func TestHooksTLSFailure(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			srv := httptest.NewUnstartedServer(http.HandlerFunc(okHandler))
+			srv := httptest.NewUnstartedServer(http.HandlerFunc(testnet.OK))
 			srv.TLS = &tls.Config{Certificates: []tls.Certificate{tt.cert}}
-			srv.Config.ErrorLog = discardLog()
+			srv.Config.ErrorLog = testnet.QuietLog()
 			srv.StartTLS()
 			defer srv.Close()
 			tr := &http.Transport{TLSClientConfig: &tls.Config{RootCAs: tt.roots}}
@@ -317,4 +305,3 @@ func TestHooksTLSFailure(t *testing.T) {
 }
 
 // discardLog silences a test server's log of the failures a test provokes.
-func discardLog() *log.Logger { return log.New(io.Discard, "", 0) }

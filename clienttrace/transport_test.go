@@ -44,7 +44,7 @@ func TestTransportBodyDone(t *testing.T) {
 	mux.HandleFunc("/abort", testnet.AbortMidBody)
 	mux.HandleFunc("/empty", func(w http.ResponseWriter, _ *http.Request) { w.WriteHeader(http.StatusNoContent) })
 	srv := httptest.NewServer(mux)
-	srv.Config.ErrorLog = discardLog()
+	srv.Config.ErrorLog = testnet.QuietLog()
 	defer srv.Close()
 
 	tests := []struct {

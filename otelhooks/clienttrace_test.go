@@ -18,12 +18,13 @@ import (
 	"go.opentelemetry.io/otel/trace/noop"
 
 	"github.com/wiretrace/wiretrace/clienttrace"
+	"github.com/wiretrace/wiretrace/internal/testnet"
 	"github.com/wiretrace/wiretrace/otelhooks"
 )
 
 func TestNewClientTraceUnderCallersSpan(t *testing.T) {
 	e := newEnv(t)
-	srv := httptest.NewServer(http.HandlerFunc(okHandler))
+	srv := httptest.NewServer(http.HandlerFunc(testnet.OK))
 	defer srv.Close()
 	base := &http.Transport{}
 	defer base.CloseIdleConnections()
@@ -31,7 +32,7 @@ func TestNewClientTraceUnderCallersSpan(t *testing.T) {
 
 	ctx, mine := e.tp.Tracer("caller").Start(t.Context(), "fetch", trace.WithSpanKind(trace.SpanKindClient))
 	ctx = clienttrace.WithClientTrace(ctx, otelhooks.NewClientTrace(ctx, otelhooks.WithTracerProvider(e.tp)))
-	get(t, ctx, client, byName(t, srv.URL))
+	get(t, ctx, client, testnet.ByName(t, srv.URL))
 	assert.NotContains(t, names(e.spans()), "fetch", "the caller's span is the caller's to end")
 	mine.End()
 
@@ -45,7 +46,7 @@ func TestNewClientTraceUnderCallersSpan(t *testing.T) {
 
 func TestNewClientTraceWithoutLifecycleTransport(t *testing.T) {
 	e := newEnv(t)
-	srv := httptest.NewServer(http.HandlerFunc(okHandler))
+	srv := httptest.NewServer(http.HandlerFunc(testnet.OK))
 	defer srv.Close()
 	base := &http.Transport{}
 	defer base.CloseIdleConnections()
@@ -136,7 +137,7 @@ func TestHooksAfterTheRequestEnded(t *testing.T) {
 			})
 			assert.Len(t, e.spans(), ended+1, "only root ended since")
 			assert.Len(t, one(t, e.spans(), "root").Events(), rootEvents)
-			started, endedAll := e.checker.counts()
+			started, endedAll := e.checker.Counts()
 			assert.Equal(t, started, endedAll)
 		})
 	}

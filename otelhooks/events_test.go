@@ -16,9 +16,9 @@ import (
 
 func TestWithoutSubSpans(t *testing.T) {
 	e := newEnv(t)
-	srv, base := tlsServer(t, http.HandlerFunc(okHandler), false)
+	srv, base := testnet.NewTLSServer(t, http.HandlerFunc(testnet.OK), false)
 	ctx, root := e.root(t.Context())
-	get(t, ctx, e.client(base, otelhooks.WithoutSubSpans()), byName(t, srv.URL))
+	get(t, ctx, e.client(base, otelhooks.WithoutSubSpans()), testnet.ByName(t, srv.URL))
 	root.End()
 
 	spans := e.spans()
@@ -70,7 +70,7 @@ func TestWithoutRequestSpan(t *testing.T) {
 	var traceparent string
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		traceparent = r.Header.Get("Traceparent")
-		okHandler(w, r)
+		testnet.OK(w, r)
 	}))
 	defer srv.Close()
 

@@ -2,16 +2,10 @@ package otelhooks_test
 
 import (
 	"context"
-	"crypto/tls"
 	"io"
-	"log"
-	"net"
 	"net/http"
-	"net/http/httptest"
-	"net/url"
 	"slices"
 	"strings"
-	"sync"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -21,70 +15,23 @@ import (
 	"go.opentelemetry.io/otel/sdk/trace/tracetest"
 	"go.opentelemetry.io/otel/trace"
 
-	"github.com/wiretrace/wiretrace/internal/testnet"
+	"github.com/wiretrace/wiretrace/internal/spantest"
 	"github.com/wiretrace/wiretrace/otelhooks"
 )
-
-// endChecker is a span processor that remembers every span started and
-// every span ended, to prove that nothing is left open.
-type endChecker struct {
-	mu      sync.Mutex
-	started map[trace.SpanID]string
-	ended   map[trace.SpanID]bool
-}
-
-func (c *endChecker) OnStart(_ context.Context, s sdktrace.ReadWriteSpan) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.started[s.SpanContext().SpanID()] = s.Name()
-}
-
-func (c *endChecker) OnEnd(s sdktrace.ReadOnlySpan) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	id := s.SpanContext().SpanID()
-	if c.ended[id] {
-		panic("span ended twice: " + s.Name())
-	}
-	c.ended[id] = true
-}
-
-func (*endChecker) Shutdown(context.Context) error   { return nil }
-func (*endChecker) ForceFlush(context.Context) error { return nil }
-
-// open returns the names of the spans started and not ended, sorted.
-func (c *endChecker) open() []string {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	var names []string
-	for id, name := range c.started {
-		if !c.ended[id] {
-			names = append(names, name)
-		}
-	}
-	slices.Sort(names)
-	return names
-}
-
-func (c *endChecker) counts() (started, ended int) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return len(c.started), len(c.ended)
-}
 
 // env is a tracer provider for one test, recording every ended span, that
 // fails the test at cleanup if a span was left open.
 type env struct {
 	tp      *sdktrace.TracerProvider
 	rec     *tracetest.SpanRecorder
-	checker *endChecker
+	checker *spantest.EndChecker
 }
 
 func newEnv(t *testing.T, opts ...sdktrace.TracerProviderOption) *env {
 	t.Helper()
 	e := &env{
 		rec:     tracetest.NewSpanRecorder(),
-		checker: &endChecker{started: map[trace.SpanID]string{}, ended: map[trace.SpanID]bool{}},
+		checker: spantest.NewEndChecker(),
 	}
 	opts = append([]sdktrace.TracerProviderOption{
 		sdktrace.WithSampler(sdktrace.AlwaysSample()),
@@ -93,7 +40,7 @@ func newEnv(t *testing.T, opts ...sdktrace.TracerProviderOption) *env {
 	}, opts...)
 	e.tp = sdktrace.NewTracerProvider(opts...)
 	t.Cleanup(func() {
-		assert.Empty(t, e.checker.open(), "spans started and never ended")
+		e.checker.AssertAllEnded(t)
 		_ = e.tp.Shutdown(context.Background())
 	})
 	return e
@@ -102,7 +49,7 @@ func newEnv(t *testing.T, opts ...sdktrace.TracerProviderOption) *env {
 // assertAllEnded asserts that every span started so far has ended.
 func (e *env) assertAllEnded(t *testing.T) {
 	t.Helper()
-	assert.Empty(t, e.checker.open(), "spans started and never ended")
+	e.checker.AssertAllEnded(t)
 }
 
 // root starts a span the test's requests run under.
@@ -227,17 +174,6 @@ func get(t *testing.T, ctx context.Context, client *http.Client, target string) 
 	return resp, string(b)
 }
 
-// byName rewrites a test server URL to dial the host by the name "localhost".
-func byName(t *testing.T, rawURL string) string {
-	t.Helper()
-	u, err := url.Parse(rawURL)
-	require.NoError(t, err)
-	u.Host = net.JoinHostPort("localhost", u.Port())
-	return u.String()
-}
-
-func okHandler(w http.ResponseWriter, _ *http.Request) { _, _ = io.WriteString(w, "ok") }
-
 // allStrings returns every attribute value of every span and event as
 // text, to look for secrets.
 func allStrings(spans []sdktrace.ReadOnlySpan) string {
@@ -254,23 +190,6 @@ func allStrings(spans []sdktrace.ReadOnlySpan) string {
 		}
 	}
 	return b.String()
-}
-
-// tlsServer starts an HTTPS server on 127.0.0.1 whose certificate, for
-// "localhost" and 127.0.0.1, is signed by a CA of the test's own, and returns
-// it with a transport that trusts that CA.
-func tlsServer(t *testing.T, h http.Handler, http2 bool) (*httptest.Server, *http.Transport) {
-	t.Helper()
-	ca := testnet.NewCA(t, "wiretrace test CA")
-	srv := httptest.NewUnstartedServer(h)
-	srv.EnableHTTP2 = http2
-	srv.TLS = &tls.Config{Certificates: []tls.Certificate{ca.Leaf(t, "localhost", "localhost", "127.0.0.1")}}
-	srv.Config.ErrorLog = log.New(io.Discard, "", 0)
-	srv.StartTLS()
-	t.Cleanup(srv.Close)
-	tr := &http.Transport{TLSClientConfig: &tls.Config{RootCAs: ca.Pool()}, ForceAttemptHTTP2: http2}
-	t.Cleanup(tr.CloseIdleConnections)
-	return srv, tr
 }
 
 // client returns a client whose transport is NewTransport(base) recording

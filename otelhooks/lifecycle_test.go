@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"io"
-	"log"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -29,7 +28,7 @@ func TestTransportBodyEndings(t *testing.T) {
 	mux.HandleFunc("/big", func(w http.ResponseWriter, _ *http.Request) { _, _ = io.WriteString(w, bigBody) })
 	mux.HandleFunc("/reset", testnet.AbortMidBody)
 	srv := httptest.NewServer(mux)
-	srv.Config.ErrorLog = discardLogger()
+	srv.Config.ErrorLog = testnet.QuietLog()
 	defer srv.Close()
 
 	tests := []struct {
@@ -99,8 +98,6 @@ func TestTransportBodyEndings(t *testing.T) {
 		})
 	}
 }
-
-func discardLogger() *log.Logger { return log.New(io.Discard, "", 0) }
 
 func TestTransportCanceledWhileWaiting(t *testing.T) {
 	e := newEnv(t)
@@ -211,7 +208,7 @@ func TestTransportExpectContinue(t *testing.T) {
 
 func TestTransportHTTP2ResponseBeforeWroteRequest(t *testing.T) {
 	e := newEnv(t)
-	srv, base := tlsServer(t, http.HandlerFunc(okHandler), true)
+	srv, base := testnet.NewTLSServer(t, http.HandlerFunc(testnet.OK), true)
 	client := e.client(base)
 	// net/http's HTTP/2 client may report the request written after the
 	// response began; over many requests it happens.
@@ -231,7 +228,7 @@ func TestTransportEarlyHints(t *testing.T) {
 	for _, h2 := range []bool{false, true} {
 		t.Run(map[bool]string{false: "HTTP/1.1", true: "HTTP/2"}[h2], func(t *testing.T) {
 			e := newEnv(t)
-			srv, base := tlsServer(t, http.HandlerFunc(testnet.EarlyHints), h2)
+			srv, base := testnet.NewTLSServer(t, http.HandlerFunc(testnet.EarlyHints), h2)
 			_, body := get(t, t.Context(), e.client(base, otelhooks.WithResponseHeaders("Link")), srv.URL)
 			assert.Equal(t, "hinted", body)
 
@@ -294,7 +291,7 @@ func TestTransportNeverRecordsSecrets(t *testing.T) {
 
 func TestTransportHeadersOffByDefault(t *testing.T) {
 	e := newEnv(t)
-	srv := httptest.NewServer(http.HandlerFunc(okHandler))
+	srv := httptest.NewServer(http.HandlerFunc(testnet.OK))
 	defer srv.Close()
 	req, err := http.NewRequestWithContext(t.Context(), http.MethodGet, srv.URL, nil)
 	require.NoError(t, err)

@@ -104,7 +104,7 @@ func TestMetricsRequests(t *testing.T) {
 	e := newEnv(t)
 	m := newMeters(t)
 	mux := http.NewServeMux()
-	mux.HandleFunc("/ok", okHandler)
+	mux.HandleFunc("/ok", testnet.OK)
 	mux.HandleFunc("/missing", http.NotFound)
 	srv := httptest.NewServer(mux)
 	defer srv.Close()
@@ -112,9 +112,9 @@ func TestMetricsRequests(t *testing.T) {
 	defer base.CloseIdleConnections()
 	client := e.client(base, otelhooks.WithMeterProvider(m.mp))
 
-	get(t, t.Context(), client, byName(t, srv.URL)+"/ok")      // new connection, DNS
-	get(t, t.Context(), client, byName(t, srv.URL)+"/ok")      // reused
-	get(t, t.Context(), client, byName(t, srv.URL)+"/missing") // 404
+	get(t, t.Context(), client, testnet.ByName(t, srv.URL)+"/ok")      // new connection, DNS
+	get(t, t.Context(), client, testnet.ByName(t, srv.URL)+"/ok")      // reused
+	get(t, t.Context(), client, testnet.ByName(t, srv.URL)+"/missing") // 404
 
 	all := m.collect(t)
 	port := strconv.Itoa(srv.Listener.Addr().(*net.TCPAddr).Port)
@@ -204,7 +204,7 @@ func TestMetricsTimeInQueue(t *testing.T) {
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		arrived <- struct{}{}
 		<-release
-		okHandler(w, r)
+		testnet.OK(w, r)
 	}))
 	defer srv.Close()
 	base := &http.Transport{MaxConnsPerHost: 1}
@@ -263,7 +263,7 @@ func TestMetricsTimeInQueue(t *testing.T) {
 func TestMetricsUnsampledRequestsCount(t *testing.T) {
 	e := newEnv(t, sdktrace.WithSampler(sdktrace.NeverSample()))
 	m := newMeters(t)
-	srv := httptest.NewServer(http.HandlerFunc(okHandler))
+	srv := httptest.NewServer(http.HandlerFunc(testnet.OK))
 	defer srv.Close()
 	client := e.client(srv.Client().Transport, otelhooks.WithMeterProvider(m.mp))
 	for range 3 {
@@ -276,7 +276,7 @@ func TestMetricsUnsampledRequestsCount(t *testing.T) {
 func TestMetricsOff(t *testing.T) {
 	e := newEnv(t)
 	m := newMeters(t)
-	srv := httptest.NewServer(http.HandlerFunc(okHandler))
+	srv := httptest.NewServer(http.HandlerFunc(testnet.OK))
 	defer srv.Close()
 	get(t, t.Context(), e.client(srv.Client().Transport, otelhooks.WithMeterProvider(m.mp), otelhooks.WithoutMetrics()), srv.URL)
 	assert.Empty(t, m.collect(t))
@@ -285,7 +285,7 @@ func TestMetricsOff(t *testing.T) {
 func TestInstrumentDialerWithoutMetricsRecordsNone(t *testing.T) {
 	e := newEnv(t)
 	m := newMeters(t)
-	srv := httptest.NewServer(http.HandlerFunc(okHandler))
+	srv := httptest.NewServer(http.HandlerFunc(testnet.OK))
 	defer srv.Close()
 	base := otelhooks.InstrumentTransport(&http.Transport{}, otelhooks.WithMeterProvider(m.mp), otelhooks.WithoutMetrics())
 	defer base.CloseIdleConnections()
@@ -302,7 +302,7 @@ func TestInstrumentDialerWithoutMetricsRecordsNone(t *testing.T) {
 func TestMetricsConnections(t *testing.T) {
 	e := newEnv(t)
 	m := newMeters(t)
-	srv := httptest.NewServer(http.HandlerFunc(okHandler))
+	srv := httptest.NewServer(http.HandlerFunc(testnet.OK))
 	defer srv.Close()
 	base := otelhooks.InstrumentTransport(&http.Transport{}, otelhooks.WithMeterProvider(m.mp))
 	client := e.client(base, otelhooks.WithMeterProvider(m.mp))
@@ -346,7 +346,7 @@ func TestMetricsConnections(t *testing.T) {
 }
 
 func TestTCPFactsOnSpans(t *testing.T) {
-	srv := httptest.NewServer(http.HandlerFunc(okHandler))
+	srv := httptest.NewServer(http.HandlerFunc(testnet.OK))
 	defer srv.Close()
 
 	t.Run("instrumented connection", func(t *testing.T) {
@@ -371,7 +371,7 @@ func TestTCPFactsOnSpans(t *testing.T) {
 	})
 	t.Run("HTTP/2 over TLS", func(t *testing.T) {
 		e := newEnv(t)
-		tlsSrv, base := tlsServer(t, http.HandlerFunc(okHandler), true)
+		tlsSrv, base := testnet.NewTLSServer(t, http.HandlerFunc(testnet.OK), true)
 		otelhooks.InstrumentTransport(base)
 		get(t, t.Context(), e.client(base), tlsSrv.URL)
 		r := one(t, e.spans(), "GET")

@@ -22,13 +22,13 @@ import (
 
 func TestTransportNewConnectionByName(t *testing.T) {
 	e := newEnv(t)
-	srv := httptest.NewServer(http.HandlerFunc(okHandler))
+	srv := httptest.NewServer(http.HandlerFunc(testnet.OK))
 	defer srv.Close()
 	base := &http.Transport{}
 	defer base.CloseIdleConnections()
 
 	ctx, root := e.root(t.Context())
-	target := byName(t, srv.URL) + "/path?q=1"
+	target := testnet.ByName(t, srv.URL) + "/path?q=1"
 	resp, body := get(t, ctx, e.client(base), target)
 	root.End()
 	require.Equal(t, "ok", body)
@@ -103,7 +103,7 @@ func TestTransportNewConnectionByName(t *testing.T) {
 
 func TestTransportKeepAliveReuse(t *testing.T) {
 	e := newEnv(t)
-	srv := httptest.NewServer(http.HandlerFunc(okHandler))
+	srv := httptest.NewServer(http.HandlerFunc(testnet.OK))
 	defer srv.Close()
 	base := &http.Transport{}
 	defer base.CloseIdleConnections()
@@ -124,7 +124,7 @@ func TestTransportKeepAliveReuse(t *testing.T) {
 
 func TestTransportKeepAlivesDisabled(t *testing.T) {
 	e := newEnv(t)
-	srv := httptest.NewServer(http.HandlerFunc(okHandler))
+	srv := httptest.NewServer(http.HandlerFunc(testnet.OK))
 	defer srv.Close()
 	base := &http.Transport{DisableKeepAlives: true}
 	client := e.client(base)
@@ -157,12 +157,12 @@ func TestTransportTLS(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			e := newEnv(t)
-			srv, base := tlsServer(t, http.HandlerFunc(okHandler), tt.http2)
+			srv, base := testnet.NewTLSServer(t, http.HandlerFunc(testnet.OK), tt.http2)
 			base.TLSClientConfig.NextProtos = []string{"h2", "http/1.1"}
 			if !tt.http2 {
 				base.TLSClientConfig.NextProtos = []string{"http/1.1"}
 			}
-			get(t, t.Context(), e.client(base), byName(t, srv.URL))
+			get(t, t.Context(), e.client(base), testnet.ByName(t, srv.URL))
 
 			spans := e.spans()
 			tlsSpan := one(t, spans, "http.tls")
@@ -185,7 +185,7 @@ func TestTransportTLS(t *testing.T) {
 
 func TestTransportTLSUntrusted(t *testing.T) {
 	e := newEnv(t)
-	srv, _ := tlsServer(t, http.HandlerFunc(okHandler), false)
+	srv, _ := testnet.NewTLSServer(t, http.HandlerFunc(testnet.OK), false)
 	base := &http.Transport{} // trusts the system roots only
 	defer base.CloseIdleConnections()
 
@@ -262,7 +262,7 @@ func TestTransportDNSFailure(t *testing.T) {
 
 func TestTransportSecondDialAttempt(t *testing.T) {
 	e := newEnv(t)
-	srv := httptest.NewServer(http.HandlerFunc(okHandler))
+	srv := httptest.NewServer(http.HandlerFunc(testnet.OK))
 	defer srv.Close()
 	dns := testnet.NewDNSServer(t, map[string][]netip.Addr{
 		// Nothing listens on 127.0.0.2: the first attempt is refused.
@@ -294,14 +294,14 @@ func TestTransportParallelDialAttempts(t *testing.T) {
 	ln4, err := new(net.ListenConfig).Listen(t.Context(), "tcp4", "127.0.0.1:0")
 	require.NoError(t, err)
 	port := ln4.Addr().(*net.TCPAddr).Port
-	srv4 := &http.Server{Handler: http.HandlerFunc(okHandler)}
+	srv4 := &http.Server{Handler: http.HandlerFunc(testnet.OK)}
 	go func() { _ = srv4.Serve(ln4) }()
 	defer srv4.Close()
 	// Where there is an IPv6 loopback with the same port free, both
 	// attempts can connect; where there is not, the ::1 attempt fails.
 	// Either way each new connection has exactly one winner.
 	if ln6, err := new(net.ListenConfig).Listen(t.Context(), "tcp6", net.JoinHostPort("::1", strconv.Itoa(port))); err == nil {
-		srv6 := &http.Server{Handler: http.HandlerFunc(okHandler)}
+		srv6 := &http.Server{Handler: http.HandlerFunc(testnet.OK)}
 		go func() { _ = srv6.Serve(ln6) }()
 		defer srv6.Close()
 	} else {
@@ -342,12 +342,12 @@ func TestTransportHTTP2ConcurrentStreams(t *testing.T) {
 	e := newEnv(t)
 	release := make(chan struct{})
 	arrived := make(chan struct{}, 50)
-	srv, base := tlsServer(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	srv, base := testnet.NewTLSServer(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.URL.Path == "/hold" {
 			arrived <- struct{}{}
 			<-release
 		}
-		okHandler(w, r)
+		testnet.OK(w, r)
 	}), true)
 	client := e.client(base)
 	get(t, t.Context(), client, srv.URL) // warm: one connection
@@ -391,7 +391,7 @@ func TestTransportConcurrentRequests(t *testing.T) {
 	for _, h2 := range []bool{false, true} {
 		t.Run(map[bool]string{false: "HTTP/1.1", true: "HTTP/2"}[h2], func(t *testing.T) {
 			e := newEnv(t)
-			srv, base := tlsServer(t, http.HandlerFunc(okHandler), h2)
+			srv, base := testnet.NewTLSServer(t, http.HandlerFunc(testnet.OK), h2)
 			base.MaxIdleConnsPerHost = 8
 			client := e.client(base)
 
@@ -447,7 +447,7 @@ func TestTransportConcurrentRequests(t *testing.T) {
 			for _, r := range gets {
 				assert.Equal(t, codes.Unset, r.Status().Code)
 			}
-			started, ended := e.checker.counts()
+			started, ended := e.checker.Counts()
 			assert.Equal(t, started, ended)
 		})
 	}
@@ -458,7 +458,7 @@ func TestTransportRedirectHops(t *testing.T) {
 	mux := http.NewServeMux()
 	mux.Handle("/a", http.RedirectHandler("/b", http.StatusFound))
 	mux.Handle("/b", http.RedirectHandler("/c", http.StatusMovedPermanently))
-	mux.HandleFunc("/c", okHandler)
+	mux.HandleFunc("/c", testnet.OK)
 	srv := httptest.NewServer(mux)
 	defer srv.Close()
 	base := &http.Transport{}
@@ -547,7 +547,7 @@ func TestTransportFilter(t *testing.T) {
 	var sawTraceparent []string
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		sawTraceparent = append(sawTraceparent, r.Header.Get("Traceparent"))
-		okHandler(w, r)
+		testnet.OK(w, r)
 	}))
 	defer srv.Close()
 	client := e.client(srv.Client().Transport,
@@ -582,7 +582,7 @@ func TestTransportSpanName(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			e := newEnv(t)
-			srv := httptest.NewServer(http.HandlerFunc(okHandler))
+			srv := httptest.NewServer(http.HandlerFunc(testnet.OK))
 			defer srv.Close()
 			client := e.client(srv.Client().Transport, otelhooks.WithSpanNameFormatter(tt.formatter))
 			req, err := http.NewRequestWithContext(t.Context(), tt.method, srv.URL+"/x", nil)
@@ -604,7 +604,7 @@ func TestTransportUnsampled(t *testing.T) {
 	var traceparent string
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		traceparent = r.Header.Get("Traceparent")
-		okHandler(w, r)
+		testnet.OK(w, r)
 	}))
 	defer srv.Close()
 
@@ -614,7 +614,7 @@ func TestTransportUnsampled(t *testing.T) {
 	root.End()
 
 	assert.Empty(t, e.spans())
-	started, _ := e.checker.counts()
+	started, _ := e.checker.Counts()
 	assert.Zero(t, started, "nothing is created for a trace that is not sampled")
 	require.Regexp(t, `^00-[0-9a-f]{32}-[0-9a-f]{16}-00$`, traceparent, "still propagated, as not sampled")
 	assert.Contains(t, traceparent, root.SpanContext().TraceID().String())

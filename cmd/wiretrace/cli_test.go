@@ -2,7 +2,6 @@ package main
 
 import (
 	"io"
-	"log"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -231,20 +230,8 @@ func TestFlagsAfterTheURL(t *testing.T) {
 	assert.Equal(t, "DELETE", <-seen)
 }
 
-// quietTLSServer starts an HTTPS server that does not log the handshakes
-// the tests make fail.
-func quietTLSServer(t *testing.T, h http.Handler, http2 bool) *httptest.Server {
-	t.Helper()
-	srv := httptest.NewUnstartedServer(h)
-	srv.EnableHTTP2 = http2
-	srv.Config.ErrorLog = log.New(io.Discard, "", 0)
-	srv.StartTLS()
-	t.Cleanup(srv.Close)
-	return srv
-}
-
 func TestInsecureSkipsVerification(t *testing.T) {
-	srv := quietTLSServer(t, http.HandlerFunc(hello), false)
+	srv, _ := testnet.NewTLSServer(t, http.HandlerFunc(hello), false)
 
 	t.Run("without -k the certificate is refused", func(t *testing.T) {
 		res := wiretrace(t, srv.URL)
@@ -264,8 +251,8 @@ func TestHTTPVersionFlags(t *testing.T) {
 	protos := make(chan string, 1)
 	h := http.HandlerFunc(func(_ http.ResponseWriter, r *http.Request) { protos <- r.Proto })
 
-	h2 := quietTLSServer(t, h, true)
-	h1 := quietTLSServer(t, h, false)
+	h2, _ := testnet.NewTLSServer(t, h, true)
+	h1, _ := testnet.NewTLSServer(t, h, false)
 	h2c := httptest.NewUnstartedServer(h)
 	h2c.Config.Protocols = new(http.Protocols)
 	h2c.Config.Protocols.SetHTTP1(true)

@@ -12,9 +12,16 @@ import (
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	"go.opentelemetry.io/otel/sdk/trace/tracetest"
 	"go.opentelemetry.io/otel/trace"
+	"go.uber.org/goleak"
 
 	"github.com/wiretrace/wiretrace/otelhooks"
 )
+
+// TestMain fails the tests if a goroutine outlives them: a server, a
+// client connection or an exporter not shut down.
+func TestMain(m *testing.M) {
+	goleak.VerifyTestMain(m)
+}
 
 // The services, wired as main wires them but with in-memory exporters: one
 // request to the frontend is one trace across both services, the backend's

@@ -18,44 +18,12 @@ import (
 	"go.opentelemetry.io/otel/sdk/trace/tracetest"
 	"go.opentelemetry.io/otel/trace"
 	"go.uber.org/goleak"
+
+	"github.com/wiretrace/wiretrace/internal/spantest"
 )
 
 func TestMain(m *testing.M) {
 	goleak.VerifyTestMain(m)
-}
-
-// endCounter is a span processor that counts the spans started and ended,
-// to prove that every span started also ended, exactly once.
-type endCounter struct {
-	mu      sync.Mutex
-	started map[trace.SpanID]string
-	ended   map[trace.SpanID]int
-}
-
-func (c *endCounter) OnStart(_ context.Context, s sdktrace.ReadWriteSpan) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.started[s.SpanContext().SpanID()] = s.Name()
-}
-
-func (c *endCounter) OnEnd(s sdktrace.ReadOnlySpan) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.ended[s.SpanContext().SpanID()]++
-}
-
-func (*endCounter) Shutdown(context.Context) error   { return nil }
-func (*endCounter) ForceFlush(context.Context) error { return nil }
-
-// assertAllEnded asserts that each span started ended once.
-func (c *endCounter) assertAllEnded(t *testing.T) {
-	t.Helper()
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	assert.Len(t, c.ended, len(c.started), "spans ended vs started")
-	for id, name := range c.started {
-		assert.Equal(t, 1, c.ended[id], "times %s (%s) ended", name, id)
-	}
 }
 
 // env is one test's tracer provider, recorder and counter, and a server on
@@ -63,7 +31,7 @@ func (c *endCounter) assertAllEnded(t *testing.T) {
 type env struct {
 	tp      *sdktrace.TracerProvider
 	rec     *tracetest.SpanRecorder
-	counter *endCounter
+	counter *spantest.EndChecker
 	srv     *httptest.Server
 	base    *http.Transport
 	client  *http.Client
@@ -76,7 +44,7 @@ func newEnv(t *testing.T) *env {
 	t.Helper()
 	e := &env{
 		rec:     tracetest.NewSpanRecorder(),
-		counter: &endCounter{started: map[trace.SpanID]string{}, ended: map[trace.SpanID]int{}},
+		counter: spantest.NewEndChecker(),
 	}
 	e.tp = sdktrace.NewTracerProvider(sdktrace.WithSpanProcessor(e.rec), sdktrace.WithSpanProcessor(e.counter))
 	e.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -205,13 +173,13 @@ func TestOtelhttpColdConnection(t *testing.T) {
 	assert.Equal(t, codes.Unset, r.client.Status().Code)
 	r.assertEndedWithin(t)
 	e.assertPropagated(t, r)
-	e.counter.assertAllEnded(t)
+	e.counter.AssertAllEnded(t)
 }
 
 func TestOtelhttpReusedConnection(t *testing.T) {
 	e := newEnv(t)
 	require.NoError(t, e.get(t, "/first"))
-	e.counter.assertAllEnded(t)
+	e.counter.AssertAllEnded(t)
 	e.rec.Reset()
 	require.NoError(t, e.get(t, "/second"))
 
@@ -226,7 +194,7 @@ func TestOtelhttpReusedConnection(t *testing.T) {
 	assert.True(t, reused, "wiretrace.conn.reused")
 	r.assertEndedWithin(t)
 	e.assertPropagated(t, r)
-	e.counter.assertAllEnded(t)
+	e.counter.AssertAllEnded(t)
 }
 
 func TestOtelhttpFailedRequest(t *testing.T) {
@@ -242,7 +210,7 @@ func TestOtelhttpFailedRequest(t *testing.T) {
 	assert.Equal(t, codes.Error, r.phases["http.connect"][0].Status().Code)
 	assert.Equal(t, codes.Error, r.phases["http.getconn"][0].Status().Code)
 	r.assertEndedWithin(t)
-	e.counter.assertAllEnded(t)
+	e.counter.AssertAllEnded(t)
 }
 
 // Closing the body without reading it to the end is how many clients stop
@@ -272,7 +240,7 @@ func TestOtelhttpBodyClosedEarly(t *testing.T) {
 		}
 	}
 	assert.Equal(t, "closed", done)
-	e.counter.assertAllEnded(t)
+	e.counter.AssertAllEnded(t)
 	t.Logf("http.receive ended %s after otelhttp's span", receive.EndTime().Sub(r.client.EndTime()))
 }
 

@@ -4,7 +4,10 @@ go 1.26.0
 
 tool github.com/jaegertracing/jaeger/cmd/jaeger
 
-require github.com/stretchr/testify v1.11.1
+require (
+	github.com/stretchr/testify v1.11.1
+	go.uber.org/goleak v1.3.0
+)
 
 require (
 	cloud.google.com/go/auth v0.16.5 // indirect

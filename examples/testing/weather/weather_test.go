@@ -18,9 +18,16 @@ import (
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	"go.opentelemetry.io/otel/sdk/trace/tracetest"
 	"go.opentelemetry.io/otel/trace"
+	"go.uber.org/goleak"
 
 	"github.com/wiretrace/wiretrace/examples/testing/weather"
 )
+
+// TestMain fails the tests if a goroutine outlives them: a server, a
+// client connection or an exporter not shut down.
+func TestMain(m *testing.M) {
+	goleak.VerifyTestMain(m)
+}
 
 // newTracerProvider returns a tracer provider that keeps every span in
 // memory as soon as it ends (WithSyncer, not a batcher: nothing to flush),

@@ -10,7 +10,14 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	"go.uber.org/goleak"
 )
+
+// TestMain fails the tests if a goroutine outlives them: a server, a
+// client connection or an exporter not shut down.
+func TestMain(m *testing.M) {
+	goleak.VerifyTestMain(m)
+}
 
 // example-traces.json is what Jaeger answered to
 // /api/traces?service=wiretrace-frontend after two runs of examples/jaeger:
