@@ -1,6 +1,6 @@
 // Package names is the one source of the span, event and attribute names
-// that wiretrace invents: otelhooks records them and waterfall recognises
-// them, so a rename here reaches both, and TestWaterfallRecognisesOnlyEmittedNames
+// that wiretrace invents: otelhooks records them and waterfall recognizes
+// them, so a rename here reaches both, and TestWaterfallRecognizesOnlyEmittedNames
 // fails if waterfall looks for a name otelhooks no longer uses.
 //
 // Names the OpenTelemetry semantic conventions define (http.response.status_code,

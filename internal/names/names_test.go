@@ -129,10 +129,10 @@ var pinnedElsewhere = map[string]bool{
 	"BodyDoneClosed": true, // TestBodyDoneClosedIsClienttraceReason; otelhooks records the reason's String
 }
 
-// TestWaterfallRecognisesOnlyEmittedNames fails when waterfall looks for a
+// TestWaterfallRecognizesOnlyEmittedNames fails when waterfall looks for a
 // span, event or attribute name that otelhooks does not record: a name
 // otelhooks stopped using, or one waterfall spells on its own.
-func TestWaterfallRecognisesOnlyEmittedNames(t *testing.T) {
+func TestWaterfallRecognizesOnlyEmittedNames(t *testing.T) {
 	wf := parsePackage(t, "../../waterfall")
 	oh := parsePackage(t, "../../otelhooks")
 
@@ -142,7 +142,7 @@ func TestWaterfallRecognisesOnlyEmittedNames(t *testing.T) {
 			continue
 		}
 		_, used := oh.names[name]
-		assert.True(t, used, "waterfall recognises names.%s, which otelhooks never uses", name)
+		assert.True(t, used, "waterfall recognizes names.%s, which otelhooks never uses", name)
 	}
 
 	// Semantic-convention keys: otelhooks uses the constructor (X) or the
@@ -212,5 +212,5 @@ func TestPhaseEventsAreSpanNamesWithSuffix(t *testing.T) {
 // TestBodyDoneClosedIsClienttraceReason pins the value waterfall compares
 // wiretrace.body.done with.
 func TestBodyDoneClosedIsClienttraceReason(t *testing.T) {
-	assert.Equal(t, clienttrace.BodyClosed.String(), names.BodyDoneClosed)
+	assert.Equal(t, names.BodyDoneClosed, clienttrace.BodyClosed.String())
 }
