@@ -34,20 +34,24 @@ type config struct {
 	respHeaders []headerKey
 }
 
-// Option configures NewTransport and NewClientTrace.
+// Option configures [NewTransport], [NewClientTrace] and [InstrumentDialer].
+// Options are applied in order: when one setting is given twice, the last one
+// wins, except for the options said to be additive. A nil Option is ignored.
 type Option interface {
-	apply(*config)
+	apply(config) config
 }
 
-type optionFunc func(*config)
+type optionFunc func(config) config
 
-func (f optionFunc) apply(c *config) { f(c) }
+func (f optionFunc) apply(c config) config { return f(c) }
 
+// newConfig returns the defaults with opts applied in order, nil ones
+// skipped, and what they ask for resolved.
 func newConfig(opts []Option) *config {
-	c := &config{spanName: defaultSpanName}
+	c := config{spanName: defaultSpanName}
 	for _, o := range opts {
 		if o != nil {
-			o.apply(c)
+			c = o.apply(c)
 		}
 	}
 	redacted := make(map[string]bool, len(alwaysRedacted)+len(c.redacted))
@@ -59,7 +63,7 @@ func newConfig(opts []Option) *config {
 	}
 	c.reqHeaders = headerKeys(c.requestHeaders, requestHeaderKey, redacted)
 	c.respHeaders = headerKeys(c.responseHeaders, responseHeaderKey, redacted)
-	return c
+	return &c
 }
 
 // WithTracerProvider sets the provider of the tracer that creates spans.
@@ -67,20 +71,29 @@ func newConfig(opts []Option) *config {
 // context if that span is valid, and the global provider otherwise, as
 // otelhttp does.
 func WithTracerProvider(tp trace.TracerProvider) Option {
-	return optionFunc(func(c *config) { c.provider = tp })
+	return optionFunc(func(c config) config {
+		c.provider = tp
+		return c
+	})
 }
 
 // WithMeterProvider sets the provider of the meter that records the HTTP
 // client metrics (docs/metrics.md). Without it, or with nil, the global
 // provider is used, which records nothing until the application sets one.
 func WithMeterProvider(mp metric.MeterProvider) Option {
-	return optionFunc(func(c *config) { c.meterProvider = mp })
+	return optionFunc(func(c config) config {
+		c.meterProvider = mp
+		return c
+	})
 }
 
 // WithoutMetrics turns the metrics of NewTransport off, whatever the meter
 // provider. Without it, metrics are recorded when the provider records them.
 func WithoutMetrics() Option {
-	return optionFunc(func(c *config) { c.noMetrics = true })
+	return optionFunc(func(c config) config {
+		c.noMetrics = true
+		return c
+	})
 }
 
 // WithPropagators sets the propagator that injects the request span's
@@ -90,10 +103,11 @@ func WithoutMetrics() Option {
 // Baggage until then. The other settings of the propagation package (host
 // policy, baggage filters) go through [WithPropagationOptions].
 func WithPropagators(p otelprop.TextMapPropagator) Option {
-	return optionFunc(func(c *config) {
+	return optionFunc(func(c config) config {
 		if p != nil {
 			c.propOpts = append(c.propOpts, propagation.WithPropagators(p))
 		}
+		return c
 	})
 }
 
@@ -102,7 +116,10 @@ func WithPropagators(p otelprop.TextMapPropagator) Option {
 // ([propagation.WithHostPolicy]). Repeated use is additive, and adds to
 // [WithPropagators]; for options that replace each other, the last one wins.
 func WithPropagationOptions(opts ...propagation.Option) Option {
-	return optionFunc(func(c *config) { c.propOpts = append(c.propOpts, opts...) })
+	return optionFunc(func(c config) config {
+		c.propOpts = append(c.propOpts, opts...)
+		return c
+	})
 }
 
 // WithoutSubSpans records the phases of a request as span events on the
@@ -111,7 +128,10 @@ func WithPropagationOptions(opts ...propagation.Option) Option {
 // "http.dns" span, with the same attributes. It is otelhttptrace's option of
 // the same name. Without it, each phase is a child span.
 func WithoutSubSpans() Option {
-	return optionFunc(func(c *config) { c.events = true })
+	return optionFunc(func(c config) config {
+		c.events = true
+		return c
+	})
 }
 
 // WithoutRequestSpan makes NewTransport start no request span of its own:
@@ -120,7 +140,10 @@ func WithoutSubSpans() Option {
 // wrapped around this one. The propagation still happens, from that span.
 // Without it, NewTransport starts a client span per round trip.
 func WithoutRequestSpan() Option {
-	return optionFunc(func(c *config) { c.noRequestSpan = true })
+	return optionFunc(func(c config) config {
+		c.noRequestSpan = true
+		return c
+	})
 }
 
 // WithRequestHeaders records the values of the given request headers as
@@ -130,7 +153,10 @@ func WithoutRequestSpan() Option {
 // to WithRedactedHeaders are recorded as "REDACTED"; HTTP/2 pseudo-headers
 // (":authority") are never recorded.
 func WithRequestHeaders(keys ...string) Option {
-	return optionFunc(func(c *config) { c.requestHeaders = append(c.requestHeaders, keys...) })
+	return optionFunc(func(c config) config {
+		c.requestHeaders = append(c.requestHeaders, keys...)
+		return c
+	})
 }
 
 // WithResponseHeaders records the values of the given response headers as
@@ -139,7 +165,10 @@ func WithRequestHeaders(keys ...string) Option {
 // Without it, no response header is recorded. Redaction is as for
 // WithRequestHeaders.
 func WithResponseHeaders(keys ...string) Option {
-	return optionFunc(func(c *config) { c.responseHeaders = append(c.responseHeaders, keys...) })
+	return optionFunc(func(c config) config {
+		c.responseHeaders = append(c.responseHeaders, keys...)
+		return c
+	})
 }
 
 // WithRedactedHeaders adds header keys whose values are always recorded as
@@ -147,18 +176,22 @@ func WithResponseHeaders(keys ...string) Option {
 // beside Authorization, Proxy-Authorization, Cookie and Set-Cookie. Repeated
 // use is additive.
 func WithRedactedHeaders(keys ...string) Option {
-	return optionFunc(func(c *config) { c.redacted = append(c.redacted, keys...) })
+	return optionFunc(func(c config) config {
+		c.redacted = append(c.redacted, keys...)
+		return c
+	})
 }
 
 // WithSpanNameFormatter sets the function that names the request span.
 // Without it, or with nil, the span is named after the method as the HTTP
 // semantic conventions say: "GET", or "HTTP" for a method they do not know.
 func WithSpanNameFormatter(f func(*http.Request) string) Option {
-	return optionFunc(func(c *config) {
+	return optionFunc(func(c config) config {
 		if f == nil {
 			f = defaultSpanName
 		}
 		c.spanName = f
+		return c
 	})
 }
 
@@ -166,10 +199,11 @@ func WithSpanNameFormatter(f func(*http.Request) string) Option {
 // sent untouched, with no span, no hooks and no propagation. Repeated use is
 // additive. Without it, every request is traced.
 func WithFilter(f func(*http.Request) bool) Option {
-	return optionFunc(func(c *config) {
+	return optionFunc(func(c config) config {
 		if f != nil {
 			c.filters = append(c.filters, f)
 		}
+		return c
 	})
 }
 

@@ -55,7 +55,9 @@ type config struct {
 }
 
 // Option configures a [Propagator], and through it [NewTransport], [Inject]
-// and [Extract]. Options are built by the With… functions of this package.
+// and [Extract]. Options are built by the With… functions of this package and
+// applied in order: when one setting is given twice, the last one wins,
+// except for the options said to be additive. A nil Option is ignored.
 type Option interface {
 	apply(config) config
 }

@@ -54,7 +54,7 @@ func newConfig(opts []Option) config {
 	return c
 }
 
-// Option configures an [Exporter]. Options are applied in order; when one
+// Option configures an [Exporter]. Options are applied in order: when one
 // setting is given twice, the last one wins. A nil Option is ignored.
 type Option interface {
 	apply(config) config
