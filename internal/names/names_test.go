@@ -5,6 +5,7 @@ import (
 	"go/parser"
 	"go/token"
 	"maps"
+	"os"
 	"path/filepath"
 	"slices"
 	"strconv"
@@ -213,4 +214,26 @@ func TestPhaseEventsAreSpanNamesWithSuffix(t *testing.T) {
 // wiretrace.body.done with.
 func TestBodyDoneClosedIsClienttraceReason(t *testing.T) {
 	assert.Equal(t, names.BodyDoneClosed, clienttrace.BodyClosed.String())
+}
+
+// TestNamesAreDocumented fails when a name is missing from docs/spans.md or
+// docs/metrics.md, which document every span, event, attribute and metric.
+// The done event of a phase may be written ".done" after its start event.
+func TestNamesAreDocumented(t *testing.T) {
+	var docs strings.Builder
+	for _, path := range []string{"../../docs/spans.md", "../../docs/metrics.md"} {
+		b, err := os.ReadFile(path)
+		require.NoError(t, err)
+		docs.Write(b)
+	}
+	text := strings.Join(strings.Fields(docs.String()), " ")
+	for name, v := range constants(t) {
+		if !strings.Contains(v, ".") || strings.HasPrefix(v, ".") {
+			continue // a value or a suffix, not a name
+		}
+		if phase, ok := strings.CutSuffix(v, names.DoneSuffix); ok && strings.Contains(text, "`"+phase+names.StartSuffix+"` / `"+names.DoneSuffix+"`") {
+			continue
+		}
+		assert.True(t, strings.Contains(text, "`"+v), "names.%s (%q) is not documented", name, v)
+	}
 }
