@@ -5,6 +5,7 @@ import (
 	"crypto/tls"
 	"net"
 	"net/http"
+	"slices"
 	"strconv"
 	"sync"
 	"time"
@@ -105,17 +106,23 @@ func newConnInstruments(mp metric.MeterProvider) *connInstruments {
 func (ci *connInstruments) wrap(c net.Conn, addr string) *instrumentedConn {
 	host, port, _ := net.SplitHostPort(addr)
 	p, _ := strconv.Atoi(port)
-	attrs := []attribute.KeyValue{semconv.ServerAddress(host), semconv.ServerPort(p)}
-	if ra, ok := c.RemoteAddr().(*net.TCPAddr); ok {
-		attrs = append(attrs, semconv.NetworkPeerAddress(ra.IP.String()))
+	var peer []attribute.KeyValue
+	if ra, ok := c.RemoteAddr().(*net.TCPAddr); ok && ra != nil {
+		peer = []attribute.KeyValue{semconv.NetworkPeerAddress(ra.IP.String())}
+	}
+	// Each set gets a slice of its own: attribute.NewSet sorts the slice
+	// it is given in place, so one slice shared by the three sets (and
+	// appended to) would reorder, and overwrite, the others' attributes.
+	set := func(extra ...attribute.KeyValue) attribute.Set {
+		return attribute.NewSet(slices.Concat([]attribute.KeyValue{semconv.ServerAddress(host), semconv.ServerPort(p)}, peer, extra)...)
 	}
 	ic := &instrumentedConn{
 		Conn:    c,
 		ci:      ci,
 		opened:  time.Now(),
-		attrs:   attribute.NewSet(attrs...),
-		active:  metric.WithAttributeSet(attribute.NewSet(append(attrs, semconv.HTTPConnectionStateActive)...)),
-		idle:    metric.WithAttributeSet(attribute.NewSet(append(attrs, semconv.HTTPConnectionStateIdle)...)),
+		attrs:   set(),
+		active:  metric.WithAttributeSet(set(semconv.HTTPConnectionStateActive)),
+		idle:    metric.WithAttributeSet(set(semconv.HTTPConnectionStateIdle)),
 		sysConn: sysConnOf(c),
 	}
 	ci.open.Add(context.Background(), 1, ic.idle)
