@@ -7,28 +7,30 @@ import (
 	"sync/atomic"
 )
 
-// wrapBody returns rc wrapped to report BodyDone to c, keeping io.Writer if rc
-// has it. A nil body, or http.NoBody, becomes http.NoBody and reports
-// BodyDone now; any other body, even one that is empty, reports at its end.
-func wrapBody(rc io.ReadCloser, c *traceCtx) io.ReadCloser {
-	if rc == nil || rc == http.NoBody {
-		c.bodyDone(BodyDoneInfo{Reason: BodyEOF})
+// wrapBody returns rc wrapped to report BodyDone to the installs from c down
+// to stop, keeping io.Writer if rc has it. http.NoBody is returned as it is
+// and reports BodyDone now; any other body, even one that is empty, reports
+// at its end. rc is not nil: check made a nil body http.NoBody.
+func wrapBody(rc io.ReadCloser, c, stop *traceCtx) io.ReadCloser {
+	if rc == http.NoBody {
+		c.bodyDone(stop, BodyDoneInfo{Reason: BodyEOF})
 		return http.NoBody
 	}
 	if w, ok := rc.(io.Writer); ok {
-		return &writerBody{body: body{rc: rc, c: c}, w: w}
+		return &writerBody{body: body{rc: rc, c: c, stop: stop}, w: w}
 	}
-	return &body{rc: rc, c: c}
+	return &body{rc: rc, c: c, stop: stop}
 }
 
-// body reports BodyDone once, at io.EOF, at the first other read error, or at
-// Close, whichever comes first. Close may run concurrently with Read, as
-// net/http allows, so the counters are atomic.
+// body reports BodyDone once, at io.EOF, at the first other read error, at
+// the first write error (writerBody), or at Close, whichever comes first.
+// Close may run concurrently with Read, as net/http allows, so the counters
+// are atomic.
 type body struct {
-	rc   io.ReadCloser
-	c    *traceCtx
-	n    atomic.Int64
-	done atomic.Bool
+	rc      io.ReadCloser
+	c, stop *traceCtx
+	n       atomic.Int64
+	done    atomic.Bool
 }
 
 func (b *body) Read(p []byte) (int, error) {
@@ -56,16 +58,22 @@ func (b *body) finish(reason BodyDoneReason, err error) {
 	if !b.done.CompareAndSwap(false, true) {
 		return
 	}
-	b.c.bodyDone(BodyDoneInfo{Reason: reason, BytesRead: b.n.Load(), Err: err})
+	b.c.bodyDone(b.stop, BodyDoneInfo{Reason: reason, BytesRead: b.n.Load(), Err: err})
 }
 
 // writerBody is a body that keeps the io.Writer of a protocol switch (101
-// Switching Protocols) response. Writes are passed through and not counted.
+// Switching Protocols) response. Writes are passed through and not counted;
+// the first that fails reports BodyDone with BodyWriteError, as otelhttp
+// records it, unless the body was done before.
 type writerBody struct {
 	body
 	w io.Writer
 }
 
 func (b *writerBody) Write(p []byte) (int, error) {
-	return b.w.Write(p)
+	n, err := b.w.Write(p)
+	if err != nil {
+		b.finish(BodyWriteError, err)
+	}
+	return n, err
 }

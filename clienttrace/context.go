@@ -35,6 +35,39 @@ func (c *traceCtx) String() string {
 	return "clienttrace.WithClientTrace"
 }
 
+// claimKey is the key under which a context answers with its newest
+// *claimCtx.
+type claimKey struct{}
+
+// claimCtx is the context a [NewTransport] transport passes to its base: it
+// says that the lifecycle hooks of upTo and of every install older than it
+// are reported by that transport, so that a transport further in reports
+// only the installs newer than upTo, and no hook fires twice for one event.
+type claimCtx struct {
+	context.Context
+	upTo *traceCtx
+}
+
+func (c *claimCtx) Value(key any) any {
+	if key == (claimKey{}) {
+		return c
+	}
+	return c.Context.Value(key)
+}
+
+func (c *claimCtx) String() string {
+	return "clienttrace.NewTransport"
+}
+
+// claimedBy returns the newest install whose lifecycle hooks a transport
+// further out reports for the request of ctx, or nil.
+func claimedBy(ctx context.Context) *traceCtx {
+	if c, ok := ctx.Value(claimKey{}).(*claimCtx); ok {
+		return c.upTo
+	}
+	return nil
+}
+
 // installed returns the newest install in ctx, or nil.
 func installed(ctx context.Context) *traceCtx {
 	c, _ := ctx.Value(traceCtxKey{}).(*traceCtx)

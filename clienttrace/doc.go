@@ -47,8 +47,19 @@ includes reading its body. Wrap the transport with [NewTransport] to get both:
 
 Each round trip reports RoundTripDone once; each response it returns reports
 BodyDone once, whether the body was read to io.EOF, failed, or was closed
-early. A body that is neither read to the end nor closed reports nothing, and
-leaks its connection as well.
+early (or, for a 101 Switching Protocols response, whether a write to it
+failed). A body that is neither read to the end nor closed reports nothing,
+and leaks its connection as well.
+
+Lifecycle transports nest: an application's NewTransport around a library's
+(otelhooks.NewTransport is one), or the other way round, still fires each
+hook once per event. The outermost transport that sees a trace reports it,
+and tells those further in, through the request's context, not to.
+
+NewTransport checks what the transport it wraps returns, as [http.Client]
+does, whether or not a lifecycle hook is installed: no response and no error
+is an error, and so is a nil body where the response promises ContentLength
+bytes; any other nil body becomes [http.NoBody].
 
 # Concurrency and late hooks
 

@@ -130,7 +130,7 @@ type ClientTrace struct {
 	WroteRequest func(WroteRequestInfo)
 
 	// RoundTripDone is called once per round trip through a [NewTransport]
-	// transport, on the goroutine that called RoundTrip, just before it
+	// transport (once, too, through nested ones), on the goroutine that called RoundTrip, just before it
 	// returns: with the response, or with the error and a nil response.
 	// The request and response must not be mutated; the response body
 	// must not be read.
@@ -138,7 +138,9 @@ type ClientTrace struct {
 
 	// BodyDone is called once per response returned by a [NewTransport]
 	// transport, when its body is read to io.EOF, fails, or is closed
-	// before io.EOF, whichever happens first, on the goroutine that did it.
+	// before io.EOF, or, for the writable body of a 101 Switching
+	// Protocols response, when a write to it fails, whichever happens
+	// first, on the goroutine that did it.
 	// A response without a body (nil or http.NoBody) reports BodyDone
 	// right after RoundTripDone. It is not called when the round trip
 	// failed, nor for a body the caller never reads or closes.
