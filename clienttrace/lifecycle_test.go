@@ -12,6 +12,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/wiretrace/wiretrace/clienttrace"
+	"github.com/wiretrace/wiretrace/internal/testnet"
 )
 
 // roundTripperFunc adapts a function to http.RoundTripper.
@@ -39,7 +40,7 @@ func dropBody(tr http.RoundTripper) http.RoundTripper {
 // it, and is not masked by replacing the body with http.NoBody; with or
 // without a lifecycle hook.
 func TestTransportNilBodyWithContentLength(t *testing.T) {
-	srv := httptest.NewServer(http.HandlerFunc(okHandler))
+	srv := httptest.NewServer(http.HandlerFunc(testnet.OK))
 	defer srv.Close()
 
 	for _, lifecycle := range []bool{true, false} {
@@ -71,7 +72,7 @@ func TestTransportNilBodyWithContentLength(t *testing.T) {
 			client := &http.Client{Transport: clienttrace.NewTransport(dropBody(tr))}
 			req = newRequest(t, http.MethodGet, srv.URL, nil)
 			req = req.WithContext(clienttrace.WithClientTrace(req.Context(), trace))
-			_, err = client.Do(req) //nolint:bodyclose // no response
+			_, err = client.Do(req)
 			require.ErrorContains(t, err, "ContentLength 2 but a nil Body")
 		})
 	}
@@ -259,7 +260,7 @@ func TestTransportNestedFiresEachHookOnce(t *testing.T) {
 // tells the transports it calls stays with its own request: the caller's
 // context is not changed, and a later request with it is reported again.
 func TestTransportClaimDoesNotLeakIntoLaterRequests(t *testing.T) {
-	srv := httptest.NewServer(http.HandlerFunc(okHandler))
+	srv := httptest.NewServer(http.HandlerFunc(testnet.OK))
 	defer srv.Close()
 	tr := &http.Transport{}
 	defer tr.CloseIdleConnections()

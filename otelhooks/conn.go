@@ -44,6 +44,13 @@ type DialFunc func(ctx context.Context, network, addr string) (net.Conn, error)
 //	tr := &http.Transport{DialContext: otelhooks.InstrumentDialer(nil)}
 //
 // Connections the transport dials with DialTLSContext are not instrumented.
+//
+// The connection metrics' server.address and server.port are those of the
+// server the connection serves: the dialed address, or, for a CONNECT tunnel
+// through a proxy to an "https" URL of a request sent through a
+// [NewTransport] transport, the server behind the proxy, as the semantic
+// conventions ask. A connection to a proxy that forwards plain "http"
+// requests serves any server, and keeps the proxy's address.
 func InstrumentDialer(dial DialFunc, opts ...Option) DialFunc {
 	if dial == nil {
 		dial = new(net.Dialer).DialContext
@@ -59,7 +66,7 @@ func InstrumentDialer(dial DialFunc, opts ...Option) DialFunc {
 		if err != nil || c == nil {
 			return c, err
 		}
-		return ci.wrap(c, addr), nil
+		return ci.wrap(c, serverAddr(ctx, addr)), nil
 	}
 }
 
@@ -67,6 +74,14 @@ func InstrumentDialer(dial DialFunc, opts ...Option) DialFunc {
 // [InstrumentDialer] describes, by replacing tr.DialContext, in place, with
 // an instrumented one that dials as tr.DialContext did (or with a zero
 // [net.Dialer] if it was nil). It returns tr.
+//
+// It also chains tr.OnProxyConnectResponse, in place: the function tr had,
+// if any, is still called first, with the same arguments, and its error is
+// returned unchanged; then the proxy's answer to the CONNECT goes to the
+// requests of [NewTransport] transports that asked for it, whose
+// http.proxy_connect span gets the proxy's status code and ends when net/http
+// read the answer (docs/spans.md). Without it, http.proxy_connect is still
+// recorded, from the hooks alone, without a status code.
 //
 // It modifies tr rather than a copy, so that the pool the program already
 // shares stays one pool: call it before tr makes its first request, as
@@ -77,6 +92,7 @@ func InstrumentTransport(tr *http.Transport, opts ...Option) *http.Transport {
 		return nil
 	}
 	tr.DialContext = InstrumentDialer(tr.DialContext, opts...)
+	instrumentProxyConnect(tr)
 	return tr
 }
 

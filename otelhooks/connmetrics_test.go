@@ -12,6 +12,7 @@ import (
 	"github.com/stretchr/testify/require"
 	"go.opentelemetry.io/otel/attribute"
 
+	"github.com/wiretrace/wiretrace/internal/testnet"
 	"github.com/wiretrace/wiretrace/otelhooks"
 )
 
@@ -21,7 +22,7 @@ import (
 func TestMetricsOpenConnectionsEverySeriesHasServerPort(t *testing.T) {
 	e := newEnv(t)
 	m := newMeters(t)
-	srv := httptest.NewServer(http.HandlerFunc(okHandler))
+	srv := httptest.NewServer(http.HandlerFunc(testnet.OK))
 	defer srv.Close()
 	base := otelhooks.InstrumentTransport(&http.Transport{}, otelhooks.WithMeterProvider(m.mp))
 	defer base.CloseIdleConnections()

@@ -80,6 +80,8 @@ type request struct {
 	// response, for the request span's attributes; read-only.
 	req  *http.Request
 	resp *http.Response
+	// proxy is the CONNECT exchange with a proxy (proxy.go).
+	proxy proxyState
 }
 
 // connectAttempt is one dial: ConnectStart to ConnectDone.
@@ -90,6 +92,9 @@ type connectAttempt struct {
 	// GotConn says whether this attempt's connection is the one used.
 	connected bool
 	doneAt    time.Time
+	// carriedProxy is whether this dial's connection carried the CONNECT
+	// to a proxy: the request used it, even if it then failed.
+	carriedProxy bool
 }
 
 // newRequest returns the state of a round trip whose phases start under
@@ -117,7 +122,10 @@ func newRequest(parent context.Context, cfg *config, tracer trace.Tracer, span t
 	if t != nil {
 		r.addrs = &t.addrs
 	}
-	dns := req == nil || !isIP(req.URL.Hostname())
+	// No DNS hook fires for an IP address, unless a proxy is named by
+	// host: net/http then resolves the proxy's name. Only a direct
+	// *http.Transport (t.direct) is sure to dial the URL's host.
+	dns := req == nil || t == nil || !t.direct || !isIP(req.URL.Hostname())
 	if !r.recording {
 		r.trace = clienttrace.ClientTrace{
 			GetConn:       r.getConn,
@@ -174,13 +182,14 @@ func (r *request) lock() bool {
 	return true
 }
 
-func (r *request) getConn(string) {
+func (r *request) getConn(hostPort string) {
 	if !r.lock() {
 		return
 	}
 	defer r.mu.Unlock()
 	r.meter.getConn()
 	r.attempts++
+	r.proxyGetConn(hostPort)
 	if !r.recording {
 		return
 	}
@@ -200,6 +209,7 @@ func (r *request) gotConn(info clienttrace.GotConnInfo) {
 	}
 	defer r.mu.Unlock()
 	r.meter.gotConn()
+	r.proxy.gotConn = true
 	if ic := instrumentedConnOf(info.Conn); ic != nil {
 		// A retry's second connection replaces the first.
 		if r.conn != nil {
@@ -353,9 +363,13 @@ func (r *request) connectDone(network, addr string, err error) {
 		}
 		if err != nil || r.events {
 			r.end(&c.phase, err, time.Time{})
+			if err == nil {
+				r.proxyDialed(i, time.Now())
+			}
 			return
 		}
 		c.connected, c.doneAt = true, time.Now()
+		r.proxyDialed(i, c.doneAt)
 		return
 	}
 }
@@ -365,6 +379,7 @@ func (r *request) tlsHandshakeStart() {
 		return
 	}
 	defer r.mu.Unlock()
+	r.proxyTLSStart()
 	r.start(r.phaseParent(), &r.tls, &tlsPhase, time.Time{})
 }
 
@@ -375,9 +390,10 @@ func (r *request) tlsHandshakeDone(cs tls.ConnectionState, err error) {
 	defer r.mu.Unlock()
 	if err != nil {
 		r.end(&r.tls, err, time.Time{})
-		return
+	} else {
+		r.end(&r.tls, nil, time.Time{}, tlsAttrs(r.attrs(), &cs)...)
 	}
-	r.end(&r.tls, nil, time.Time{}, tlsAttrs(r.attrs(), &cs)...)
+	r.proxyTLSDone(&cs, err)
 }
 
 func (r *request) wroteHeaders() {
@@ -461,7 +477,7 @@ func (r *request) roundTripDone(info clienttrace.RoundTripDoneInfo) {
 		return
 	}
 	if info.Err != nil {
-		r.finish(info.Err, failureType(info.Err, info.Request), nil)
+		r.finish(info.Err, r.proxyFailureType(info.Err, info.Request), nil)
 		return
 	}
 	r.meter.response(info.Response)
@@ -488,7 +504,7 @@ func (r *request) bodyDone(info clienttrace.BodyDoneInfo) {
 			bodyDoneKey.String(info.Reason.String()),
 		)
 		var err error
-		if info.Reason == clienttrace.BodyReadError {
+		if bodyFailed(info.Reason) {
 			err = info.Err
 		}
 		r.end(&r.receive, err, time.Time{}, attrs...)
@@ -502,11 +518,12 @@ func (r *request) bodyDone(info clienttrace.BodyDoneInfo) {
 // body ended, if it did. r.mu must be held.
 func (r *request) finish(err error, errType string, body *clienttrace.BodyDoneInfo) {
 	r.done = true
+	r.proxyFinish(err, errType)
 	var bodySize int64
 	meterErr := errType
 	if body != nil {
 		bodySize = body.BytesRead
-		if body.Reason == clienttrace.BodyReadError {
+		if bodyFailed(body.Reason) {
 			meterErr = errorType(body.Err)
 		}
 	}
@@ -526,7 +543,7 @@ func (r *request) finish(err error, errType string, body *clienttrace.BodyDoneIn
 	for i := range r.connects {
 		c := &r.connects[i]
 		if c.connected && c.open {
-			r.end(&c.phase, nil, c.doneAt, append(r.attrs(), connectWinnerKey.Bool(false))...)
+			r.end(&c.phase, nil, c.doneAt, append(r.attrs(), connectWinnerKey.Bool(c.carriedProxy))...)
 		}
 		r.abandon(&c.phase)
 	}
@@ -563,6 +580,11 @@ func (r *request) finish(err error, errType string, body *clienttrace.BodyDoneIn
 	if err != nil {
 		attrs = append(attrs, semconv.ErrorTypeKey.String(errType))
 		r.span.SetStatus(codes.Error, err.Error())
+	} else if body != nil && bodyFailed(body.Reason) && body.Err != nil {
+		// The body failed (a read, or a write to a 101 response's
+		// body): so did the request, as otelhttp and the metrics have it.
+		attrs = append(attrs, semconv.ErrorTypeKey.String(meterErr))
+		r.span.SetStatus(codes.Error, body.Err.Error())
 	}
 	if body != nil {
 		attrs = append(attrs, semconv.HTTPResponseBodySize(int(body.BytesRead)))

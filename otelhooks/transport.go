@@ -122,6 +122,7 @@ func (t *transport) RoundTrip(req *http.Request) (*http.Response, error) {
 		// request-level metrics itself: only the phases' are recorded.
 		r.meter = newRequestMeter(ctx, t.inst, req, !t.cfg.noRequestSpan)
 	}
+	ctx = r.withProxy(ctx, t.direct) // proxy.go: lets the dial find the request
 	ctx = clienttrace.WithClientTrace(ctx, &r.trace)
 	return t.lifecycle.RoundTrip(t.prop.Clone(ctx, req))
 }
