@@ -213,3 +213,36 @@ func TestTransportProtocolSwitchWriteError(t *testing.T) {
 	assert.Equal(t, werr.Error(), r.Status().Description)
 	assert.Equal(t, wantType, attrValue(t, r, "error.type").AsString())
 }
+
+// TestTransportBaseNilBodyWithContentLength pins that a base returning a nil
+// body while promising ContentLength > 0 bytes fails the round trip, on the
+// span too, instead of passing for an empty body.
+func TestTransportBaseNilBodyWithContentLength(t *testing.T) {
+	e := newEnv(t)
+	srv := httptest.NewServer(http.HandlerFunc(okHandler))
+	defer srv.Close()
+	tr := &http.Transport{}
+	defer tr.CloseIdleConnections()
+	broken := roundTripperFunc(func(r *http.Request) (*http.Response, error) {
+		resp, err := tr.RoundTrip(r)
+		if err != nil {
+			return nil, err
+		}
+		_ = resp.Body.Close()
+		resp.Body = nil
+		return resp, nil
+	})
+	req, err := http.NewRequestWithContext(t.Context(), http.MethodGet, srv.URL, nil)
+	require.NoError(t, err)
+	resp, err := e.client(broken).Do(req)
+	require.ErrorContains(t, err, "returned a *http.Response with ContentLength 2 but a nil Body")
+	require.Nil(t, resp)
+	r := one(t, e.spans(), "GET")
+	assert.Equal(t, codes.Error, r.Status().Code)
+	assert.Contains(t, r.Status().Description, "ContentLength 2 but a nil Body")
+}
+
+// roundTripperFunc adapts a function to http.RoundTripper.
+type roundTripperFunc func(*http.Request) (*http.Response, error)
+
+func (f roundTripperFunc) RoundTrip(r *http.Request) (*http.Response, error) { return f(r) }
