@@ -18,6 +18,7 @@ import (
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 
 	"github.com/wiretrace/wiretrace/clienttrace"
+	"github.com/wiretrace/wiretrace/internal/testnet"
 )
 
 // hookCounter counts the calls of every hook of the trace it gives.
@@ -75,7 +76,7 @@ func (c *hookCounter) trace() *clienttrace.ClientTrace {
 // clienttrace; and that each otelhooks transport records its own request
 // whole, once.
 func TestTransportNestedLifecycleTransportsFireHooksOnce(t *testing.T) {
-	srv, _ := tlsServer(t, http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { _, _ = io.WriteString(w, bigBody) }), true)
+	srv, _ := testnet.NewTLSServer(t, http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { _, _ = io.WriteString(w, bigBody) }), true)
 
 	tests := []struct {
 		name string
@@ -105,11 +106,11 @@ func TestTransportNestedLifecycleTransportsFireHooksOnce(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			e := newEnv(t)
-			_, tr := tlsServer(t, http.HandlerFunc(okHandler), true) // a transport trusting the CA
+			_, tr := testnet.NewTLSServer(t, http.HandlerFunc(testnet.OK), true) // a transport trusting the CA
 			tr.TLSClientConfig.RootCAs = srv.Client().Transport.(*http.Transport).TLSClientConfig.RootCAs
 			var c hookCounter
 			ctx := clienttrace.WithClientTrace(t.Context(), c.trace())
-			req, err := http.NewRequestWithContext(ctx, http.MethodGet, byName(t, srv.URL), nil)
+			req, err := http.NewRequestWithContext(ctx, http.MethodGet, testnet.ByName(t, srv.URL), nil)
 			require.NoError(t, err)
 			resp, err := tt.wrap(e, tr).RoundTrip(req)
 			require.NoError(t, err)
@@ -219,7 +220,7 @@ func TestTransportProtocolSwitchWriteError(t *testing.T) {
 // span too, instead of passing for an empty body.
 func TestTransportBaseNilBodyWithContentLength(t *testing.T) {
 	e := newEnv(t)
-	srv := httptest.NewServer(http.HandlerFunc(okHandler))
+	srv := httptest.NewServer(http.HandlerFunc(testnet.OK))
 	defer srv.Close()
 	tr := &http.Transport{}
 	defer tr.CloseIdleConnections()

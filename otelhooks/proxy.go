@@ -2,7 +2,7 @@ package otelhooks
 
 import (
 	"context"
-	"crypto/tls"
+	"errors"
 	"net"
 	"net/http"
 	"net/url"
@@ -46,12 +46,14 @@ type proxyState struct {
 	proxyHost string
 	tunnel    bool
 	gotConn   bool
-	// start is when the exchange began (candidate), and tlsStart the
-	// TLSHandshakeStart that followed it, which ends it unless it turns
-	// out to be the handshake with an "https://" proxy.
-	start, tlsStart time.Time
-	dial            int // index in r.connects of the dial that carried it; -1
-	recorded        bool
+	// start is when the connection to the proxy was up (the dial's
+	// end); tlsStart and tlsDone are the start and the successful end of
+	// the first handshake after it, which is either the server's, through
+	// the tunnel (the exchange ended where it began), or an "https://"
+	// proxy's (the exchange began where it ended).
+	start, tlsStart, tlsDone time.Time
+	dial                     int // index in r.connects of the dial that carried it; -1
+	recorded                 bool
 	// status is the proxy's answer, from OnProxyConnectResponse; 0 if
 	// unknown. hookErr is the error the application's callback returned.
 	status  int
@@ -129,7 +131,8 @@ func isASCII(s string) bool {
 func (r *request) proxyGetConn(hostPort string) {
 	p := &r.proxy
 	p.proxyHost, p.tunnel, p.gotConn = "", false, false
-	p.start, p.tlsStart, p.dial, p.recorded, p.status, p.hookErr = time.Time{}, time.Time{}, -1, false, 0, nil
+	p.start, p.tlsStart, p.tlsDone = time.Time{}, time.Time{}, time.Time{}
+	p.dial, p.recorded, p.status, p.hookErr = -1, false, 0, nil
 	if r.proxy.ctx.r == nil || r.req.URL.Scheme != "https" || !isASCII(r.req.URL.Host) {
 		return
 	}
@@ -150,31 +153,42 @@ func (r *request) proxyDialed(i int, at time.Time) {
 	}
 }
 
-// proxyTLSStart notes a TLSHandshakeStart, which ends the CONNECT exchange
-// unless it is the handshake with an "https://" proxy. r.mu must be held.
+// proxyTLSStart notes a TLSHandshakeStart. The first after the dial ends
+// the CONNECT exchange, unless it is the handshake with an "https://" proxy,
+// which the hooks cannot tell apart: a second handshake shows that it was,
+// and that the exchange ran from the end of the first to the start of the
+// second. r.mu must be held.
 func (r *request) proxyTLSStart() {
 	p := &r.proxy
-	if p.tunnel && !p.recorded && !p.start.IsZero() && p.tlsStart.IsZero() {
+	if !p.tunnel || p.recorded || p.start.IsZero() {
+		return
+	}
+	switch {
+	case p.tlsStart.IsZero():
 		p.tlsStart = time.Now()
+	case !p.tlsDone.IsZero():
+		r.recordProxyConnect(p.tlsDone, time.Now(), 0, nil, "")
 	}
 }
 
-// proxyTLSDone settles what the handshake that ends now was: with the proxy
-// (an "https://" proxy: its certificate is for the proxy's name, not the
-// server's), after which the CONNECT begins; or with the server through the
-// tunnel, which shows that the CONNECT ended where the handshake began.
-// r.mu must be held.
-func (r *request) proxyTLSDone(cs *tls.ConnectionState, err error) {
+// proxyTLSDone notes the end of the first handshake after the dial, which
+// the CONNECT follows if it was the proxy's. r.mu must be held.
+func (r *request) proxyTLSDone(err error) {
 	p := &r.proxy
-	if !p.tunnel || p.recorded || p.tlsStart.IsZero() {
-		return
+	if p.tunnel && !p.recorded && !p.tlsStart.IsZero() && p.tlsDone.IsZero() && err == nil {
+		p.tlsDone = time.Now()
 	}
-	origin := r.req.URL.Hostname()
-	if err == nil && cs.ServerName != "" && strings.EqualFold(cs.ServerName, p.proxyHost) && !strings.EqualFold(p.proxyHost, origin) {
-		p.start, p.tlsStart = time.Now(), time.Time{}
-		return
+}
+
+// proxyGotConn settles the exchange when the request gets its connection:
+// with a single handshake since the dial, that was the server's, and the
+// exchange ended where it began. r.mu must be held.
+func (r *request) proxyGotConn() {
+	p := &r.proxy
+	p.gotConn = true
+	if p.tunnel && !p.recorded && !p.start.IsZero() && !p.tlsStart.IsZero() {
+		r.recordProxyConnect(p.start, p.tlsStart, 0, nil, "")
 	}
-	r.recordProxyConnect(p.start, p.tlsStart, 0, nil, "")
 }
 
 // proxyConnectResponse records the proxy's answer to the CONNECT, reported
@@ -193,6 +207,10 @@ func (r *request) proxyConnectResponse(at time.Time, resp *http.Response, hookEr
 	p.tunnel = true
 	p.status, p.hookErr = resp.StatusCode, hookErr
 	start := p.start
+	if !p.tlsDone.IsZero() {
+		// The handshake before the answer was the proxy's.
+		start = p.tlsDone
+	}
 	if start.IsZero() {
 		// No dial was seen (the connection's hooks are not installed
 		// when only metrics are recorded): nothing to time it from.
@@ -247,22 +265,38 @@ func proxyRefusalType(status int) string {
 	return errorTypeProxyRefused
 }
 
-// proxyFinish records a CONNECT exchange still going on when the round trip
-// failed with err: it ended there. r.mu must be held.
+// proxyFinish records a CONNECT exchange still unsettled when the round
+// trip failed with err, of error.type errType. r.mu must be held.
 func (r *request) proxyFinish(err error, errType string) {
 	p := &r.proxy
 	if !p.tunnel || p.recorded || p.start.IsZero() || err == nil {
 		return
 	}
-	end := p.tlsStart
-	if end.IsZero() {
-		end = time.Now()
+	var op *net.OpError
+	switch {
+	case errType == errorTypeProxyRefused || errType == errorTypeProxyAuthRequired:
+		// The proxy's answer was the last thing on the connection.
+		start := p.start
+		if !p.tlsDone.IsZero() {
+			start = p.tlsDone
+		}
+		r.recordProxyConnect(start, time.Now(), 0, nil, "the proxy refused the CONNECT: "+err.Error())
+	case p.tlsStart.IsZero():
+		// It failed during the exchange (reset, timeout, canceled).
+		r.recordProxyConnect(p.start, time.Now(), 0, err, "")
+	case !p.tlsDone.IsZero():
+		// A handshake succeeded, yet no connection came: it was the
+		// proxy's, and the exchange after it failed.
+		r.recordProxyConnect(p.tlsDone, time.Now(), 0, err, "")
+	case errors.As(err, &op) && op.Op == "proxyconnect":
+		// net/http wraps the failures on the way to the proxy, its
+		// handshake included (transport.go, dialConn: wrapErr): the
+		// failed handshake was the proxy's, and no CONNECT was sent.
+	default:
+		// The handshake with the server through the tunnel failed: the
+		// exchange had ended where it began.
+		r.recordProxyConnect(p.start, p.tlsStart, 0, nil, "")
 	}
-	if errType == errorTypeProxyRefused || errType == errorTypeProxyAuthRequired {
-		r.recordProxyConnect(p.start, end, 0, nil, "the proxy refused the CONNECT: "+err.Error())
-		return
-	}
-	r.recordProxyConnect(p.start, end, 0, err, "")
 }
 
 // proxyFailureType returns the error.type of a round trip that failed with

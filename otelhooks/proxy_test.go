@@ -2,6 +2,7 @@ package otelhooks_test
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"net"
 	"net/http"
@@ -73,10 +74,10 @@ func TestTransportProxyConnectPhase(t *testing.T) {
 				pc := one(t, spans, "http.proxy_connect")
 				getconn := one(t, spans, "http.getconn")
 				connect := one(t, spans, "http.connect")
-				tls := one(t, spans, "http.tls")
+				handshake := one(t, spans, "http.tls")
 				assert.Equal(t, getconn.SpanContext().SpanID(), pc.Parent().SpanID(), "a phase of getting the connection")
 				assertWithin(t, getconn, pc)
-				assertSequence(t, connect, pc, tls)
+				assertSequence(t, connect, pc, handshake)
 				assert.Equal(t, codes.Unset, pc.Status().Code)
 				assert.True(t, attrValue(t, connect, "wiretrace.connect.winner").AsBool())
 				if mode.instrumented {
@@ -89,7 +90,7 @@ func TestTransportProxyConnectPhase(t *testing.T) {
 				lengths = append(lengths, length)
 				// What getconn holds is explained by its phases, but
 				// for the hand-offs between net/http's goroutines.
-				covered := connect.EndTime().Sub(connect.StartTime()) + length + tls.EndTime().Sub(tls.StartTime())
+				covered := connect.EndTime().Sub(connect.StartTime()) + length + handshake.EndTime().Sub(handshake.StartTime())
 				gaps = append(gaps, getconn.EndTime().Sub(getconn.StartTime())-covered)
 			}
 			require.Len(t, lengths, n)
@@ -277,4 +278,71 @@ func TestTransportProxyDirectRequestsUnchanged(t *testing.T) {
 	spans := e.spans()
 	assert.Empty(t, named(spans, "http.proxy_connect"))
 	assertSequence(t, one(t, spans, "http.connect"), one(t, spans, "http.tls"))
+}
+
+// TestTransportProxyConnectThroughHTTPSProxy pins http.proxy_connect through
+// an "https://" proxy: the connection to the proxy has a handshake of its
+// own, and the CONNECT runs between it and the handshake with the server
+// through the tunnel.
+func TestTransportProxyConnectThroughHTTPSProxy(t *testing.T) {
+	const delay = 30 * time.Millisecond
+	ca := testnet.NewCA(t, "wiretrace test CA")
+	origin := httptest.NewUnstartedServer(http.HandlerFunc(testnet.OK))
+	origin.TLS = &tls.Config{Certificates: []tls.Certificate{ca.Leaf(t, "localhost", "localhost", "127.0.0.1")}}
+	origin.Config.ErrorLog = testnet.QuietLog()
+	origin.StartTLS()
+	defer origin.Close()
+	p := testnet.NewTLSProxy(t, ca.Leaf(t, "proxy.test", "proxy.test", "127.0.0.2"))
+	p.Delay = delay
+	_, proxyPort, err := net.SplitHostPort(p.Addr())
+	require.NoError(t, err)
+	dns := testnet.NewDNSServer(t, map[string][]netip.Addr{"proxy.test": {netip.MustParseAddr("127.0.0.2")}})
+
+	for _, proxyHost := range []string{"proxy.test", "127.0.0.2"} {
+		for _, mode := range proxyModes {
+			t.Run(proxyHost+" "+mode.name, func(t *testing.T) {
+				e := newEnv(t)
+				tr := &http.Transport{
+					TLSClientConfig: &tls.Config{RootCAs: ca.Pool()},
+					Proxy:           http.ProxyURL(&url.URL{Scheme: "https", Host: net.JoinHostPort(proxyHost, proxyPort)}),
+					DialContext:     (&net.Dialer{Resolver: dns.Resolver()}).DialContext,
+				}
+				defer tr.CloseIdleConnections()
+				if mode.instrumented {
+					otelhooks.InstrumentTransport(tr)
+				}
+				_, body := get(t, t.Context(), e.client(tr), testnet.ByName(t, origin.URL))
+				assert.Equal(t, "ok", body)
+
+				spans := e.spans()
+				handshakes := named(spans, "http.tls")
+				require.Len(t, handshakes, 2, "with the proxy, then with the server")
+				pc := one(t, spans, "http.proxy_connect")
+				assertSequence(t, one(t, spans, "http.connect"), handshakes[0], pc, handshakes[1])
+				assert.GreaterOrEqual(t, pc.EndTime().Sub(pc.StartTime()), delay)
+				assert.Less(t, pc.EndTime().Sub(pc.StartTime()), delay+50*time.Millisecond)
+				assert.Equal(t, "localhost", attrValue(t, handshakes[1], "server.address").AsString())
+				if mode.instrumented {
+					assert.Equal(t, int64(200), attrValue(t, pc, "http.response.status_code").AsInt64())
+				}
+			})
+		}
+	}
+}
+
+// TestTransportProxyConnectWithoutSubSpans pins the exchange as a pair of
+// events on the request span under WithoutSubSpans.
+func TestTransportProxyConnectWithoutSubSpans(t *testing.T) {
+	e := newEnv(t)
+	p := testnet.NewProxy(t)
+	srv, tr := proxied(t, p, true)
+	get(t, t.Context(), e.client(tr, otelhooks.WithoutSubSpans()), srv.URL)
+	r := one(t, e.spans(), "GET")
+	names := eventNames(r)
+	start, done := slices.Index(names, "http.proxy_connect.start"), slices.Index(names, "http.proxy_connect.done")
+	require.GreaterOrEqual(t, start, 0, "%v", names)
+	require.Greater(t, done, start, "%v", names)
+	assert.Less(t, slices.Index(names, "http.connect.done"), start)
+	assert.Less(t, done, slices.Index(names, "http.tls.start"))
+	assert.Equal(t, int64(200), eventAttrs(event(t, r, "http.proxy_connect.done"))["http.response.status_code"].AsInt64())
 }

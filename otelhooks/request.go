@@ -209,7 +209,7 @@ func (r *request) gotConn(info clienttrace.GotConnInfo) {
 	}
 	defer r.mu.Unlock()
 	r.meter.gotConn()
-	r.proxy.gotConn = true
+	r.proxyGotConn()
 	if ic := instrumentedConnOf(info.Conn); ic != nil {
 		// A retry's second connection replaces the first.
 		if r.conn != nil {
@@ -393,7 +393,7 @@ func (r *request) tlsHandshakeDone(cs tls.ConnectionState, err error) {
 	} else {
 		r.end(&r.tls, nil, time.Time{}, tlsAttrs(r.attrs(), &cs)...)
 	}
-	r.proxyTLSDone(&cs, err)
+	r.proxyTLSDone(err)
 }
 
 func (r *request) wroteHeaders() {

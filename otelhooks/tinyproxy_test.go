@@ -19,6 +19,7 @@ import (
 	"github.com/stretchr/testify/require"
 	"go.opentelemetry.io/otel/codes"
 
+	"github.com/wiretrace/wiretrace/internal/testnet"
 	"github.com/wiretrace/wiretrace/otelhooks"
 )
 
@@ -92,7 +93,7 @@ func startTinyproxy(t *testing.T, connectPort int) *url.URL {
 func TestTransportThroughTinyproxy(t *testing.T) {
 	for _, mode := range proxyModes {
 		t.Run(mode.name, func(t *testing.T) {
-			srv, tr := tlsServer(t, http.HandlerFunc(okHandler), false)
+			srv, tr := testnet.NewTLSServer(t, http.HandlerFunc(testnet.OK), false)
 			originPort := srv.Listener.Addr().(*net.TCPAddr).Port
 
 			t.Run("tunnel", func(t *testing.T) {
