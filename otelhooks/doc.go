@@ -10,6 +10,7 @@ child span per phase that net/http reports:
 	├─ http.getconn           waiting for a connection, new or pooled
 	│  ├─ http.dns            resolving the host name
 	│  ├─ http.connect        each dial attempt, parallel ones included
+	│  ├─ http.proxy_connect  the CONNECT to a forward proxy, for https
 	│  └─ http.tls            the TLS handshake
 	├─ http.send              writing the headers and the body
 	├─ http.wait              waiting for the first response byte
