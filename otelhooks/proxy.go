@@ -11,6 +11,8 @@ import (
 	"time"
 
 	semconv "go.opentelemetry.io/otel/semconv/v1.43.0"
+
+	"github.com/wiretrace/wiretrace/internal/names"
 )
 
 // The CONNECT exchange with an HTTP forward proxy, for an "https" URL: after
@@ -25,7 +27,7 @@ import (
 // is recorded once both ends are known, with the times they happened at.
 // docs/spans.md describes the span, http.proxy_connect.
 
-var proxyConnectPhase = phaseName{"http.proxy_connect", "http.proxy_connect.start", "http.proxy_connect.done"}
+var proxyConnectPhase = phaseName{names.SpanProxyConnect, names.EventProxyConnectStart, names.EventProxyConnectDone}
 
 // error.type values of a CONNECT the proxy refused.
 const (

@@ -18,9 +18,12 @@ const (
 	SpanDNS     = "http.dns"
 	SpanConnect = "http.connect"
 	SpanTLS     = "http.tls"
-	SpanSend    = "http.send"
-	SpanWait    = "http.wait"
-	SpanReceive = "http.receive"
+	// SpanProxyConnect is the CONNECT exchange with a forward proxy, between
+	// SpanConnect and SpanTLS.
+	SpanProxyConnect = "http.proxy_connect"
+	SpanSend         = "http.send"
+	SpanWait         = "http.wait"
+	SpanReceive      = "http.receive"
 )
 
 // StartSuffix and DoneSuffix make the names of the pair of events that stand
@@ -34,20 +37,22 @@ const (
 // Event pairs of the phases under otelhooks.WithoutSubSpans. Each is its
 // span's name with StartSuffix or DoneSuffix.
 const (
-	EventGetConnStart = "http.getconn.start"
-	EventGetConnDone  = "http.getconn.done"
-	EventDNSStart     = "http.dns.start"
-	EventDNSDone      = "http.dns.done"
-	EventConnectStart = "http.connect.start"
-	EventConnectDone  = "http.connect.done"
-	EventTLSStart     = "http.tls.start"
-	EventTLSDone      = "http.tls.done"
-	EventSendStart    = "http.send.start"
-	EventSendDone     = "http.send.done"
-	EventWaitStart    = "http.wait.start"
-	EventWaitDone     = "http.wait.done"
-	EventReceiveStart = "http.receive.start"
-	EventReceiveDone  = "http.receive.done"
+	EventGetConnStart      = "http.getconn.start"
+	EventGetConnDone       = "http.getconn.done"
+	EventDNSStart          = "http.dns.start"
+	EventDNSDone           = "http.dns.done"
+	EventConnectStart      = "http.connect.start"
+	EventConnectDone       = "http.connect.done"
+	EventTLSStart          = "http.tls.start"
+	EventTLSDone           = "http.tls.done"
+	EventProxyConnectStart = "http.proxy_connect.start"
+	EventProxyConnectDone  = "http.proxy_connect.done"
+	EventSendStart         = "http.send.start"
+	EventSendDone          = "http.send.done"
+	EventWaitStart         = "http.wait.start"
+	EventWaitDone          = "http.wait.done"
+	EventReceiveStart      = "http.receive.start"
+	EventReceiveDone       = "http.receive.done"
 )
 
 // Point events, on the open phase or on the request span.

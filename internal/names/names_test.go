@@ -207,7 +207,7 @@ func TestPhaseEventsAreSpanNamesWithSuffix(t *testing.T) {
 			assert.Equal(t, span+edge.value, consts[name], name)
 		}
 	}
-	assert.Equal(t, 14, pairs, "seven phases, two events each")
+	assert.Equal(t, 16, pairs, "eight phases, two events each")
 }
 
 // TestBodyDoneClosedIsClienttraceReason pins the value waterfall compares
