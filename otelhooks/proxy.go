@@ -43,11 +43,11 @@ type proxyState struct {
 	// OnProxyConnectResponse, which see only that context, find the request.
 	ctx proxyCtx
 
-	// proxyHost is the proxy's host, when GetConn names another address
-	// than the URL's for an "https" URL: then a CONNECT is coming.
-	proxyHost string
-	tunnel    bool
-	gotConn   bool
+	// tunnel is whether a CONNECT is coming: GetConn named another
+	// address than the URL's, for an "https" URL. gotConn is whether the
+	// attempt got its connection.
+	tunnel  bool
+	gotConn bool
 	// start is when the connection to the proxy was up (the dial's
 	// end); tlsStart and tlsDone are the start and the successful end of
 	// the first handshake after it, which is either the server's, through
@@ -132,7 +132,7 @@ func isASCII(s string) bool {
 // callback still records one. r.mu must be held.
 func (r *request) proxyGetConn(hostPort string) {
 	p := &r.proxy
-	p.proxyHost, p.tunnel, p.gotConn = "", false, false
+	p.tunnel, p.gotConn = false, false
 	p.start, p.tlsStart, p.tlsDone = time.Time{}, time.Time{}, time.Time{}
 	p.dial, p.recorded, p.status, p.hookErr = -1, false, 0, nil
 	if r.proxy.ctx.r == nil || r.req.URL.Scheme != "https" || !isASCII(r.req.URL.Host) {
@@ -142,7 +142,6 @@ func (r *request) proxyGetConn(hostPort string) {
 		return
 	}
 	p.tunnel = true
-	p.proxyHost, _, _ = net.SplitHostPort(hostPort)
 }
 
 // proxyDialed notes that the dial r.connects[i] connected at the time at:
