@@ -346,3 +346,31 @@ func TestTransportProxyConnectWithoutSubSpans(t *testing.T) {
 	assert.Less(t, done, slices.Index(names, "http.tls.start"))
 	assert.Equal(t, int64(200), eventAttrs(event(t, r, "http.proxy_connect.done"))["http.response.status_code"].AsInt64())
 }
+
+// TestMetricsProxyConnectRefusedUnsampled pins the error.type of a refused
+// CONNECT in the metrics of a request whose trace is not sampled, where only
+// the metrics' hooks are installed.
+func TestMetricsProxyConnectRefusedUnsampled(t *testing.T) {
+	for _, mode := range proxyModes {
+		t.Run(mode.name, func(t *testing.T) {
+			e := newEnv(t, sdktrace.WithSampler(sdktrace.NeverSample()))
+			m := newMeters(t)
+			p := testnet.NewProxy(t)
+			p.Status = http.StatusProxyAuthRequired
+			srv, tr := proxied(t, p, mode.instrumented, otelhooks.WithMeterProvider(m.mp))
+			req, err := http.NewRequestWithContext(t.Context(), http.MethodGet, srv.URL, nil)
+			require.NoError(t, err)
+			resp, err := e.client(tr, otelhooks.WithMeterProvider(m.mp)).Do(req)
+			require.Error(t, err)
+			require.Nil(t, resp)
+			assert.Empty(t, e.spans())
+			want := "proxy_connect_refused"
+			if mode.instrumented {
+				want = "proxy_auth_required"
+			}
+			durations := points(t, m.collect(t), "http.client.request.duration")
+			require.Len(t, durations, 1)
+			assert.Equal(t, want, durations[0].attrs["error.type"])
+		})
+	}
+}
