@@ -36,6 +36,12 @@ const (
 	redactedValue     = names.Redacted
 	requestHeaderKey  = names.AttrRequestHeaderPrefix
 	responseHeaderKey = names.AttrResponseHeaderPrefix
+	// sendEndKey says why http.send ended when it was not at WroteRequest:
+	// sendEndFirstByte or sendEndRequestEnd.
+	sendEndKey         = attribute.Key(names.AttrSendEnd)
+	sendEndFirstByte   = names.SendEndFirstByte
+	sendEndRequestEnd  = names.SendEndRequestEnd
+	bodyDecodedSizeKey = attribute.Key(names.AttrBodyDecodedSize)
 )
 
 // knownMethods are the methods the semantic conventions name; others are
@@ -194,25 +200,49 @@ func appendPeer(attrs []attribute.KeyValue, addr string) []attribute.KeyValue {
 }
 
 // appendAddr appends the address and port of a to attrs under the given
-// keys. It knows *net.TCPAddr and *net.UDPAddr; others are parsed.
+// keys. It knows *net.TCPAddr and *net.UDPAddr; others are parsed. A nil a,
+// or a typed nil (wrapper conns return (*net.TCPAddr)(nil)), appends
+// nothing.
 func appendAddr(attrs []attribute.KeyValue, a net.Addr, addrKey, portKey attribute.Key) []attribute.KeyValue {
 	switch a := a.(type) {
 	case *net.TCPAddr:
+		if a == nil {
+			return attrs
+		}
 		return append(attrs, addrKey.String(a.IP.String()), portKey.Int(a.Port))
 	case *net.UDPAddr:
+		if a == nil {
+			return attrs
+		}
 		return append(attrs, addrKey.String(a.IP.String()), portKey.Int(a.Port))
 	case nil:
 		return attrs
 	}
-	host, port, err := net.SplitHostPort(a.String())
+	str, ok := addrString(a)
+	if !ok {
+		return attrs
+	}
+	host, port, err := net.SplitHostPort(str)
 	if err != nil {
-		return append(attrs, addrKey.String(a.String()))
+		return append(attrs, addrKey.String(str))
 	}
 	attrs = append(attrs, addrKey.String(host))
 	if p, err := strconv.Atoi(port); err == nil {
 		attrs = append(attrs, portKey.Int(p))
 	}
 	return attrs
+}
+
+// addrString returns a.String(), or false if that panics: a typed nil of a
+// type whose String does not expect one (net's own handle nil receivers; a
+// wrapper's may not). Nothing a conn gives may panic the request.
+func addrString(a net.Addr) (s string, ok bool) {
+	defer func() {
+		if recover() != nil {
+			s, ok = "", false
+		}
+	}()
+	return a.String(), true
 }
 
 // isIP reports whether host is an IP address rather than a name.
@@ -233,6 +263,9 @@ func sameAddr(addr string, a net.Addr) bool {
 	case nil:
 		return false
 	case *net.TCPAddr:
+		if a == nil {
+			return false
+		}
 		ap, err := netip.ParseAddrPort(addr)
 		if err != nil {
 			return false
@@ -240,7 +273,8 @@ func sameAddr(addr string, a net.Addr) bool {
 		ip, ok := netip.AddrFromSlice(a.IP)
 		return ok && ap.Port() == uint16(a.Port) && ap.Addr().WithZone("").Unmap() == ip.Unmap() && ap.Addr().Zone() == a.Zone
 	}
-	return addr == a.String()
+	s, ok := addrString(a)
+	return ok && addr == s
 }
 
 // networkType returns "ipv4" or "ipv6" for the host of addr, or "".
@@ -285,7 +319,9 @@ func tlsAttrs(attrs []attribute.KeyValue, cs *tls.ConnectionState) []attribute.K
 	if cs.ServerName != "" {
 		attrs = append(attrs, semconv.ServerAddress(cs.ServerName))
 	}
-	if len(cs.PeerCertificates) > 0 {
+	// A transport other than net/http's may report a state with a nil
+	// entry in the chain: then there is no leaf to describe.
+	if len(cs.PeerCertificates) > 0 && cs.PeerCertificates[0] != nil {
 		leaf := cs.PeerCertificates[0]
 		attrs = append(attrs,
 			semconv.TLSServerSubject(leaf.Subject.String()),

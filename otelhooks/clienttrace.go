@@ -25,17 +25,20 @@ import (
 // and the "http.getconn" span of a request that never gets a connection is
 // never ended.
 //
-// It returns nil, which [clienttrace.WithClientTrace] ignores, when ctx is
-// nil or the span in ctx is not recording: nothing is recorded for a trace
-// that is not sampled. The span in ctx is the caller's: the hooks add events
-// to it but never end it or set its attributes or status.
+// It never returns nil. When ctx is nil or the span in ctx is not recording,
+// nothing is recorded for a trace that is not sampled: it returns a new
+// ClientTrace with no hooks, so that otelhttptrace's migration pattern,
+// httptrace.WithClientTrace(ctx, clienttrace.ToHTTPTrace(NewClientTrace(ctx))),
+// works on every request (httptrace.WithClientTrace panics on nil). The span
+// in ctx is the caller's: the hooks add events to it but never end it or set
+// its attributes or status.
 func NewClientTrace(ctx context.Context, opts ...Option) *clienttrace.ClientTrace {
 	if ctx == nil {
-		return nil
+		return new(clienttrace.ClientTrace)
 	}
 	parent := trace.SpanFromContext(ctx)
 	if !parent.IsRecording() {
-		return nil
+		return new(clienttrace.ClientTrace)
 	}
 	cfg := newConfig(opts)
 	tracer := tracerFor(ctx)

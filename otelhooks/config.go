@@ -148,10 +148,14 @@ func WithoutRequestSpan() Option {
 
 // WithRequestHeaders records the values of the given request headers as
 // "http.request.header.<key>" attributes (key lower-cased) on the request
-// span. Repeated use is additive. Without it, no request header is recorded.
-// Authorization, Proxy-Authorization, Cookie, Set-Cookie and the keys given
-// to WithRedactedHeaders are recorded as "REDACTED"; HTTP/2 pseudo-headers
-// (":authority") are never recorded.
+// span, as net/http sent them (it reports each header line it writes): with
+// the Host, the default User-Agent and the Accept-Encoding it adds, and, on
+// HTTP/2, the ":authority" pseudo-header as Host. A transport that reports
+// no header lines gets the values of the request's Header. Repeated use is
+// additive. Without it, no request header is recorded, and no hook watches
+// the header lines. Authorization, Proxy-Authorization, Cookie, Set-Cookie
+// and the keys given to WithRedactedHeaders are recorded as "REDACTED"; other
+// HTTP/2 pseudo-headers (":path") are never recorded.
 func WithRequestHeaders(keys ...string) Option {
 	return optionFunc(func(c config) config {
 		c.requestHeaders = append(c.requestHeaders, keys...)

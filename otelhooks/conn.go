@@ -252,7 +252,7 @@ func instrumentedConnOf(c net.Conn) *instrumentedConn {
 // IP address of a, or "".
 func interfaceOf(a net.Addr) string {
 	ta, ok := a.(*net.TCPAddr)
-	if !ok {
+	if !ok || ta == nil {
 		return ""
 	}
 	ifaces, err := net.Interfaces()

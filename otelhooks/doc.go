@@ -13,8 +13,8 @@ child span per phase that net/http reports:
 	│  ├─ http.proxy_connect  the CONNECT to a forward proxy, for https
 	│  └─ http.tls            the TLS handshake
 	├─ http.send              writing the headers and the body
-	├─ http.wait              waiting for the first response byte
-	└─ http.receive           reading the body, until it is done
+	├─ http.wait              waiting for the final response (a 1xx is an event)
+	└─ http.receive           from the final response's first byte to the body's end
 
 The spans follow the OpenTelemetry semantic conventions for HTTP clients where
 they have names, and use the "wiretrace." namespace where they do not;

@@ -28,7 +28,7 @@ func TestWithoutSubSpans(t *testing.T) {
 	assertSubsequence(t, got,
 		"http.getconn.start", "http.dns.start", "http.dns.done", "http.connect.start", "http.connect.done",
 		"http.tls.start", "http.tls.done", "http.getconn.done", "http.send.start", "http.wrote_headers",
-		"http.send.done", "http.wait.start", "http.wait.done", "http.first_response_byte",
+		"http.send.done", "http.wait.start", "http.first_response_byte", "http.wait.done",
 		"http.receive.start", "http.receive.done")
 
 	done := func(name string) map[attribute.Key]attribute.Value {

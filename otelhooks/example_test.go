@@ -136,8 +136,8 @@ func ExampleWithoutSubSpans() {
 	//   http.wrote_headers
 	//   http.send.done
 	//   http.wait.start
-	//   http.wait.done
 	//   http.first_response_byte
+	//   http.wait.done
 	//   http.receive.start
 	//   http.put_idle_conn
 	//   http.receive.done

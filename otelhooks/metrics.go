@@ -245,7 +245,8 @@ func (m *requestMeter) end(errType string, bodySize int64) {
 	if m.requestSize >= 0 {
 		m.inst.requestSize.Record(m.ctx, m.requestSize, opts...)
 	}
-	if errType == "" || m.status != 0 {
+	// A negative bodySize is unknown: a decoded body (see appendBodySize).
+	if (errType == "" || m.status != 0) && bodySize >= 0 {
 		m.inst.responseSize.Record(m.ctx, bodySize, opts...)
 	}
 	m.inst = nil

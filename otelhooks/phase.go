@@ -67,7 +67,10 @@ func (r *request) start(parent context.Context, p *phase, name *phaseName, at ti
 	if at.IsZero() {
 		ctx, p.span = r.tracer.Start(parent, name.span)
 	} else {
-		ctx, p.span = r.tracer.Start(parent, name.span, trace.WithTimestamp(at))
+		// Through r's own array, so that the variadic slice is not
+		// allocated.
+		r.startOpts[0] = r.timestamp(at)
+		ctx, p.span = r.tracer.Start(parent, name.span, r.startOpts[:]...)
 	}
 	if len(attrs) > 0 {
 		p.span.SetAttributes(attrs...)
@@ -133,7 +136,7 @@ func (r *request) close(p *phase, at time.Time, err error, description string, a
 	} else {
 		// Through r's own array, so that the variadic slice is not
 		// allocated.
-		r.endOpts[0] = trace.WithTimestamp(at)
+		r.endOpts[0] = r.timestamp(at)
 		span.End(r.endOpts[:]...)
 	}
 }
@@ -147,9 +150,20 @@ func (r *request) addEvent(span trace.Span, name string, at time.Time, attrs []a
 		opts = append(opts, trace.WithAttributes(attrs...))
 	}
 	if !at.IsZero() {
-		opts = append(opts, trace.WithTimestamp(at))
+		opts = append(opts, r.timestamp(at))
 	}
 	span.AddEvent(name, opts...)
+}
+
+// timestamp returns trace.WithTimestamp(at), reusing the last one made if it
+// was for the same time: each costs an allocation (the time in an
+// interface), and the end of one phase is often the start of the next.
+// r.mu must be held.
+func (r *request) timestamp(at time.Time) trace.SpanEventOption {
+	if r.tsOpt == nil || !r.tsAt.Equal(at) {
+		r.tsAt, r.tsOpt = at, trace.WithTimestamp(at)
+	}
+	return r.tsOpt
 }
 
 // pointEvent adds an event to the open phase p if there is one and phases

@@ -6,7 +6,9 @@ import (
 	"net"
 	"net/http"
 	"net/textproto"
+	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -45,9 +47,14 @@ type request struct {
 
 	trace clienttrace.ClientTrace
 
-	mu         sync.Mutex
-	done       bool
-	attempts   int // GetConn calls: 1 + retries
+	mu   sync.Mutex
+	done bool
+	// attempts counts the attempts that began: 1 + the times net/http
+	// sent the request again. connected is whether the current attempt
+	// got a connection (GotConn): only a GetConn after that begins a new
+	// attempt, see getConn.
+	attempts   int
+	connected  bool
 	getconn    phase
 	getconnCtx context.Context
 	dns        phase
@@ -55,17 +62,38 @@ type request struct {
 	send       phase
 	wait       phase
 	receive    phase
-	firstByte  time.Time
-	// sendsBody is whether the request has a body to write; waited100,
-	// whether it waits for "100 Continue" before writing it.
+	// respAt is when the first byte of a response came
+	// (GotFirstResponseByte): of the final response, unless informational
+	// says a 1xx came, whose first byte it then was. final is whether the
+	// final response is known to have begun: http.wait ended and
+	// http.receive started (see beginFinalResponse). sentAt is when
+	// http.send ended without error: at WroteRequest, or at the first
+	// response byte for a request without a body.
+	respAt        time.Time
+	informational bool
+	final         bool
+	sentAt        time.Time
+	// sendsBody is whether the request has a body to write, as net/http
+	// decides it; waited100, whether it waits for "100 Continue" before
+	// writing it.
 	sendsBody  bool
 	waited100  bool
 	connects   []connectAttempt
 	connectBuf [2]connectAttempt
 	scratch    [10]attribute.KeyValue
 	eventOpts  [2]trace.EventOption
+	startOpts  [1]trace.SpanStartOption
 	endOpts    [1]trace.SpanEndOption
-	meter      *requestMeter // nil: not metered
+	// tsAt and tsOpt are the last timestamp option made, so that a span
+	// ended and another started at the same past time (http.wait and
+	// http.receive at the first response byte) share one allocation.
+	tsAt  time.Time
+	tsOpt trace.SpanEventOption
+	// sentHeaders are the request headers as net/http wrote them
+	// (WroteHeaderField), of the keys WithRequestHeaders asked for; nil
+	// until one is written.
+	sentHeaders http.Header
+	meter       *requestMeter // nil: not metered
 	// conn is the request's connection, if InstrumentDialer made it.
 	conn *instrumentedConn
 	// addrs is the transport's cache of connection addresses; nil for
@@ -117,15 +145,12 @@ func newRequest(parent context.Context, cfg *config, tracer trace.Tracer, span t
 		lifecycle: req != nil,
 		recording: span != nil,
 		req:       req,
-		sendsBody: req != nil && req.Body != nil && req.Body != http.NoBody && req.ContentLength != 0,
+		sendsBody: hasBody(req),
 	}
 	if t != nil {
 		r.addrs = &t.addrs
 	}
-	// No DNS hook fires for an IP address, unless a proxy is named by
-	// host: net/http then resolves the proxy's name. Only a direct
-	// *http.Transport (t.direct) is sure to dial the URL's host.
-	dns := req == nil || t == nil || !t.direct || !isIP(req.URL.Hostname())
+	hooks := hooksFor(cfg, t, req)
 	if !r.recording {
 		r.trace = clienttrace.ClientTrace{
 			GetConn:       r.getConn,
@@ -133,7 +158,7 @@ func newRequest(parent context.Context, cfg *config, tracer trace.Tracer, span t
 			RoundTripDone: r.roundTripDone,
 			BodyDone:      r.bodyDone,
 		}
-		if dns {
+		if hooks.dns {
 			r.trace.DNSStart, r.trace.DNSDone = r.dnsStart, r.dnsDone
 		}
 		return r
@@ -152,19 +177,34 @@ func newRequest(parent context.Context, cfg *config, tracer trace.Tracer, span t
 		RoundTripDone:        r.roundTripDone,
 		BodyDone:             r.bodyDone,
 	}
-	if dns {
+	// Which of the optional hooks can fire: prune.go has every rule.
+	if hooks.dns {
 		r.trace.DNSStart, r.trace.DNSDone = r.dnsStart, r.dnsDone
 	}
-	// Plain HTTP straight to the server has no handshake; through a proxy
-	// (an HTTPS one), or with a transport that is not an *http.Transport,
-	// it may have one.
-	if req == nil || req.URL.Scheme != "http" || t == nil || !t.direct {
+	if hooks.tls {
 		r.trace.TLSHandshakeStart, r.trace.TLSHandshakeDone = r.tlsHandshakeStart, r.tlsHandshakeDone
 	}
-	if req == nil || req.Header.Get("Expect") == "100-continue" {
+	if hooks.continue100 {
 		r.trace.Wait100Continue, r.trace.Got100Continue = r.wait100Continue, r.got100Continue
 	}
+	if hooks.headerField && r.ownsSpan {
+		r.trace.WroteHeaderField = r.wroteHeaderField
+	}
 	return r
+}
+
+// hasBody reports whether net/http sends req with a body: its
+// Request.outgoingLength (HTTP/1) and actualContentLength (HTTP/2) are not
+// 0. A Body that is neither nil nor http.NoBody has one even with
+// ContentLength 0, which means "unknown" (chunked on HTTP/1.1). A nil req
+// (NewClientTrace) may have one.
+//
+// net/http's HTTP/1 client probes the unknown-length body of a GET, HEAD,
+// DELETE, OPTIONS, PROPFIND or SEARCH for a first byte and sends none if it
+// is empty; that only makes WroteRequest come sooner, which ends http.send
+// all the same.
+func hasBody(req *http.Request) bool {
+	return req == nil || (req.Body != nil && req.Body != http.NoBody)
 }
 
 // attrs returns an empty slice backed by r's scratch array. r.mu must be
@@ -182,13 +222,27 @@ func (r *request) lock() bool {
 	return true
 }
 
+// getConn begins an attempt: net/http looks for a connection to send the
+// request on.
+//
+// Only a GetConn after the current attempt got a connection begins a new
+// one, a resend. net/http may call GetConn twice for one attempt that never
+// had a connection: its h2c client (Transport.Protocols with
+// UnencryptedHTTP2) calls it in Transport.getConn and again in the HTTP/2
+// connection pool, and a retry after http2ErrNoCachedConn looks for a
+// connection again before any was used. The request was not sent then; the
+// http.getconn already open goes on.
 func (r *request) getConn(hostPort string) {
 	if !r.lock() {
 		return
 	}
 	defer r.mu.Unlock()
+	if r.attempts > 0 && !r.connected {
+		return
+	}
 	r.meter.getConn()
 	r.attempts++
+	r.connected = false
 	r.proxyGetConn(hostPort)
 	if !r.recording {
 		return
@@ -199,6 +253,8 @@ func (r *request) getConn(hostPort string) {
 			r.fail(p, errorTypeRetried, statusRetriedReason)
 		}
 		r.pointEvent(nil, eventResend, semconv.HTTPRequestResendCount(r.attempts-1))
+		// The new attempt writes the request again.
+		r.sentAt, r.waited100, r.sentHeaders = time.Time{}, false, nil
 	}
 	r.getconnCtx = r.start(r.parent, &r.getconn, &getconnPhase, time.Time{})
 }
@@ -208,6 +264,7 @@ func (r *request) gotConn(info clienttrace.GotConnInfo) {
 		return
 	}
 	defer r.mu.Unlock()
+	r.connected = true
 	r.meter.gotConn()
 	r.proxyGotConn()
 	if ic := instrumentedConnOf(info.Conn); ic != nil {
@@ -423,39 +480,86 @@ func (r *request) got100Continue() {
 	r.pointEvent(&r.send, eventGot100)
 }
 
+// wroteHeaderField keeps the values of the headers WithRequestHeaders asked
+// for, as net/http writes them: with the Host, the default User-Agent, the
+// Accept-Encoding and the Content-Length it adds. HTTP/2 names them in lower
+// case and sends the host as ":authority", recorded as Host. Installed only
+// when request headers are recorded; net/http may pass the request's own
+// value slice, which is copied.
+func (r *request) wroteHeaderField(key string, values []string) {
+	if !r.lock() {
+		return
+	}
+	defer r.mu.Unlock()
+	if key == ":authority" {
+		key = "Host"
+	} else if strings.HasPrefix(key, ":") {
+		return
+	}
+	key = textproto.CanonicalMIMEHeaderKey(key)
+	if !slices.ContainsFunc(r.cfg.reqHeaders, func(k headerKey) bool { return k.canonical == key }) {
+		return
+	}
+	if r.sentHeaders == nil {
+		r.sentHeaders = make(http.Header, len(r.cfg.reqHeaders))
+	}
+	r.sentHeaders[key] = append(r.sentHeaders[key], values...)
+}
+
 func (r *request) wroteRequest(info clienttrace.WroteRequestInfo) {
 	if !r.lock() {
 		return
 	}
 	defer r.mu.Unlock()
+	if !r.send.open {
+		// Ended at the first response byte already (a request without
+		// a body); got1xxResponse starts the wait if that was a 1xx.
+		return
+	}
 	r.end(&r.send, info.Err, time.Time{})
-	// A response may begin before the request is written (HTTP/2, 100
-	// Continue): then there is nothing left to wait for.
-	if info.Err == nil && r.firstByte.IsZero() {
+	if info.Err != nil {
+		return
+	}
+	r.sentAt = time.Now()
+	// http.wait runs from here to the final response's first byte. If a
+	// response already began (HTTP/2 and HTTP/1 both report the request
+	// written only after the body is flushed, and the response can beat
+	// that report), there is nothing left to wait for, unless what began
+	// was a 1xx.
+	if !r.final && (r.respAt.IsZero() || r.informational) {
 		r.start(r.parent, &r.wait, &waitPhase, time.Time{})
 	}
 }
 
+// gotFirstResponseByte is called for the first byte of the first response,
+// which may be a 1xx ("100 Continue", "103 Early Hints"): only
+// Got1xxResponse, which follows, tells. With a transport of this package,
+// the decision waits for the round trip's return (beginFinalResponse).
 func (r *request) gotFirstResponseByte() {
+	now := time.Now()
 	if !r.lock() {
 		return
 	}
 	defer r.mu.Unlock()
-	r.firstByte = time.Now()
-	r.end(&r.wait, nil, time.Time{})
+	r.respAt = now
 	if r.send.open && !r.sendsBody && !r.waited100 {
 		// HTTP/2 may report the request written only after the response
 		// began. Without a body to write, it was sent: the server answered.
-		r.end(&r.send, nil, time.Time{})
+		r.end(&r.send, nil, time.Time{}, sendEndKey.String(sendEndFirstByte))
+		r.sentAt = now
 	}
 	if r.events {
-		// With spans, the first byte is where http.wait ends and
-		// http.receive starts; as events, it gets one of its own.
-		r.pointEvent(nil, eventFirstByte)
+		// With spans, the first byte of the final response is where
+		// http.wait ends and http.receive starts; as events, the first
+		// byte of any response gets one of its own. At respAt, so that
+		// http.wait.done and http.receive.start, added later at that
+		// same time when no 1xx came, share its timestamp and follow it.
+		r.addEvent(r.span, eventFirstByte, now, nil)
 	}
-	if r.lifecycle {
-		// The body's end is sure to be reported: receive starts now.
-		r.start(r.parent, &r.receive, &receivePhase, time.Time{})
+	if !r.lifecycle {
+		// Nothing is sure to say when the final response begins: the
+		// first byte of any response ends the wait.
+		r.end(&r.wait, nil, time.Time{})
 	}
 }
 
@@ -464,6 +568,14 @@ func (r *request) got1xxResponse(code int, header textproto.MIMEHeader) error {
 		return nil
 	}
 	defer r.mu.Unlock()
+	if !r.informational && !r.final && !r.wait.open && !r.send.open && !r.sentAt.IsZero() {
+		// The request was sent and no wait began, since a response
+		// had: this 1xx. The wait for the final response began when the
+		// request was sent, at its first byte or WroteRequest, which
+		// may have come between that byte and now.
+		r.start(r.parent, &r.wait, &waitPhase, r.sentAt)
+	}
+	r.informational = true
 	attrs := append(r.attrs(), semconv.HTTPResponseStatusCode(code))
 	attrs = appendHeaders(attrs, r.cfg.respHeaders, http.Header(header))
 	r.pointEvent(nil, eventInformational, attrs...)
@@ -471,6 +583,7 @@ func (r *request) got1xxResponse(code int, header textproto.MIMEHeader) error {
 }
 
 func (r *request) roundTripDone(info clienttrace.RoundTripDoneInfo) {
+	now := time.Now()
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if r.done {
@@ -481,15 +594,30 @@ func (r *request) roundTripDone(info clienttrace.RoundTripDoneInfo) {
 		return
 	}
 	r.meter.response(info.Response)
+	r.resp = info.Response
 	if !r.recording {
 		return
 	}
-	r.resp = info.Response
-	if !r.receive.open {
-		// Without a transport of this package, receive could not start
-		// at the first byte: nothing was sure to end it.
-		r.start(r.parent, &r.receive, &receivePhase, r.firstByte)
+	r.beginFinalResponse(now)
+}
+
+// beginFinalResponse ends http.wait and starts http.receive at the final
+// response's first byte: GotFirstResponseByte's, unless a 1xx came first.
+// net/http reports no first byte of the final response after a 1xx; the
+// best signal it gives is the round trip returning, at now, once it has
+// read the final response's headers, which is a little later (docs/spans.md
+// says how much). r.mu must be held.
+func (r *request) beginFinalResponse(now time.Time) {
+	if r.final {
+		return
 	}
+	r.final = true
+	at := now
+	if !r.informational && !r.respAt.IsZero() {
+		at = r.respAt
+	}
+	r.end(&r.wait, nil, at)
+	r.start(r.parent, &r.receive, &receivePhase, at)
 }
 
 func (r *request) bodyDone(info clienttrace.BodyDoneInfo) {
@@ -499,10 +627,8 @@ func (r *request) bodyDone(info clienttrace.BodyDoneInfo) {
 		return
 	}
 	if r.recording {
-		attrs := append(r.attrs(),
-			semconv.HTTPResponseBodySize(int(info.BytesRead)),
-			bodyDoneKey.String(info.Reason.String()),
-		)
+		attrs := appendBodySize(r.attrs(), r.resp, info.BytesRead)
+		attrs = append(attrs, bodyDoneKey.String(info.Reason.String()))
 		var err error
 		if bodyFailed(info.Reason) {
 			err = info.Err
@@ -512,6 +638,19 @@ func (r *request) bodyDone(info clienttrace.BodyDoneInfo) {
 	r.finish(nil, "", &info)
 }
 
+// appendBodySize appends the size of the response body read: as
+// http.response.body.size, the bytes transferred, unless net/http decoded
+// the body (transparent gzip: resp.Uncompressed), when the bytes read are
+// the decoded ones and the bytes transferred are known to no one above
+// net/http (it removes Content-Length). Those get
+// wiretrace.response.body.decoded_size instead.
+func appendBodySize(attrs []attribute.KeyValue, resp *http.Response, n int64) []attribute.KeyValue {
+	if resp != nil && resp.Uncompressed {
+		return append(attrs, bodyDecodedSizeKey.Int64(n))
+	}
+	return append(attrs, semconv.HTTPResponseBodySize(int(n)))
+}
+
 // finish ends every phase still open and the request span, records the
 // request's metrics, and makes r ignore every later hook. err is the round
 // trip's error, if it failed, and errType its error.type; body is how the
@@ -519,15 +658,23 @@ func (r *request) bodyDone(info clienttrace.BodyDoneInfo) {
 func (r *request) finish(err error, errType string, body *clienttrace.BodyDoneInfo) {
 	r.done = true
 	r.proxyFinish(err, errType)
-	var bodySize int64
-	meterErr := errType
+	// One error.type for the spans and the metrics: the round trip's
+	// error, else the body's read error, else (below, and in the meter)
+	// the status code.
+	var bodyErr error
+	bodySize := int64(-1)
 	if body != nil {
 		bodySize = body.BytesRead
-		if bodyFailed(body.Reason) {
-			meterErr = errorType(body.Err)
+		if r.resp != nil && r.resp.Uncompressed {
+			// Decoded bytes are not the body size: see appendBodySize.
+			bodySize = -1
+		}
+		if bodyFailed(body.Reason) && body.Err != nil {
+			bodyErr = body.Err
+			errType = errorType(body.Err)
 		}
 	}
-	r.meter.end(meterErr, bodySize)
+	r.meter.end(errType, bodySize)
 	var facts *connFacts
 	if r.conn != nil {
 		if r.recording && r.ownsSpan {
@@ -549,6 +696,14 @@ func (r *request) finish(err error, errType string, body *clienttrace.BodyDoneIn
 	}
 	r.abandon(&r.dns)
 	r.abandon(&r.tls)
+	if err == nil && r.send.open {
+		// The response is done and net/http has not said the request
+		// was written: its HTTP/2 client reports WroteRequest from the
+		// goroutine that wrote the body, which may run after the one
+		// that read the whole response. Not abandoned: http.send ends
+		// with the request, and says so.
+		r.end(&r.send, nil, time.Time{}, sendEndKey.String(sendEndRequestEnd))
+	}
 	for _, p := range []*phase{&r.getconn, &r.send, &r.wait} {
 		if err != nil && p.open {
 			r.close(p, time.Time{}, err, "", append(r.attrs(), semconv.ErrorTypeKey.String(errType)))
@@ -560,9 +715,13 @@ func (r *request) finish(err error, errType string, body *clienttrace.BodyDoneIn
 		return
 	}
 	attrs := requestAttrs(r.attrs(), r.req)
-	attrs = appendHeaders(attrs, r.cfg.reqHeaders, r.req.Header)
-	if r.attempts > 1 {
-		attrs = append(attrs, semconv.HTTPRequestResendCount(r.attempts-1))
+	sent := r.req.Header
+	if r.sentHeaders != nil {
+		sent = r.sentHeaders
+	}
+	attrs = appendHeaders(attrs, r.cfg.reqHeaders, sent)
+	if n := r.attempts - 1 + redirects(r.req); n > 0 {
+		attrs = append(attrs, semconv.HTTPRequestResendCount(n))
 	}
 	if r.peer.Key.Defined() {
 		attrs = append(attrs, r.peer)
@@ -571,27 +730,47 @@ func (r *request) finish(err error, errType string, body *clienttrace.BodyDoneIn
 		attrs = append(attrs,
 			semconv.HTTPResponseStatusCode(resp.StatusCode),
 			semconv.NetworkProtocolVersion(protocolVersion(resp)))
-		if resp.StatusCode >= 400 && err == nil {
+		if resp.StatusCode >= 400 && errType == "" {
 			attrs = append(attrs, semconv.ErrorTypeKey.String(strconv.Itoa(resp.StatusCode)))
 			r.span.SetStatus(codes.Error, "")
 		}
 		attrs = appendHeaders(attrs, r.cfg.respHeaders, resp.Header)
 	}
-	if err != nil {
+	switch {
+	case err != nil:
 		attrs = append(attrs, semconv.ErrorTypeKey.String(errType))
 		r.span.SetStatus(codes.Error, err.Error())
-	} else if body != nil && bodyFailed(body.Reason) && body.Err != nil {
+	case bodyErr != nil:
 		// The body failed (a read, or a write to a 101 response's
 		// body): so did the request, as otelhttp and the metrics have it.
-		attrs = append(attrs, semconv.ErrorTypeKey.String(meterErr))
-		r.span.SetStatus(codes.Error, body.Err.Error())
+		attrs = append(attrs, semconv.ErrorTypeKey.String(errType))
+		r.span.SetStatus(codes.Error, bodyErr.Error())
 	}
 	if body != nil {
-		attrs = append(attrs, semconv.HTTPResponseBodySize(int(body.BytesRead)))
+		attrs = appendBodySize(attrs, r.resp, body.BytesRead)
 	}
 	if facts != nil {
 		attrs = appendFacts(attrs, facts)
 	}
 	r.span.SetAttributes(attrs...)
 	r.span.End()
+}
+
+// maxRedirects bounds the walk of a redirect chain, which http.Client stops
+// at 10 hops by default; a chain built by hand could be a cycle.
+const maxRedirects = 100
+
+// redirects returns how many redirect hops came before req: http.Client
+// sets Request.Response on each hop to the response that redirected it, and
+// that response's Request to the hop before. The conventions count these in
+// http.request.resend_count, with net/http's retries.
+func redirects(req *http.Request) int {
+	n := 0
+	for resp := req.Response; resp != nil && n < maxRedirects; n++ {
+		if resp.Request == nil {
+			return n + 1
+		}
+		resp = resp.Request.Response
+	}
+	return n
 }

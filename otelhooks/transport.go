@@ -52,9 +52,7 @@ func NewTransport(base http.RoundTripper, opts ...Option) http.RoundTripper {
 		cfg:       cfg,
 		prop:      propagation.New(cfg.propOpts...),
 	}
-	if tr, ok := base.(*http.Transport); ok && tr.Proxy == nil {
-		t.direct = true
-	}
+	t.learnBase(base)
 	if cfg.provider != nil {
 		t.tracer = newTracer(cfg.provider)
 	}
@@ -75,6 +73,10 @@ type transport struct {
 	// does no TLS handshake for plain HTTP. The fields above and direct
 	// are read-only once NewTransport returns.
 	direct bool
+	// customTLSDial is whether base dials HTTPS connections with
+	// DialTLSContext or DialTLS, which do the handshake themselves (see
+	// hooksFor); read-only too.
+	customTLSDial bool
 
 	// addrs caches the addresses of the connection last reused; it
 	// changes at run time and is safe for concurrent use.

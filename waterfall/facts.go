@@ -169,11 +169,19 @@ func (l *labeler) tls() {
 
 // receive labels the body: its size, and whether it was closed early.
 func (l *labeler) receive() {
-	if size, ok := l.a.int(semconv.HTTPResponseBodySizeKey); ok {
-		l.add(fmtBytes(size), styleNone)
-	}
+	l.bodySize()
 	if done := l.a.str(names.AttrBodyDone); done == names.BodyDoneClosed {
 		l.add("closed early", styleYellow)
+	}
+}
+
+// bodySize labels the body's size: the bytes transferred, or the decoded
+// size of a body net/http decoded.
+func (l *labeler) bodySize() {
+	if size, ok := l.a.int(semconv.HTTPResponseBodySizeKey); ok {
+		l.add(fmtBytes(size), styleNone)
+	} else if size, ok := l.a.int(names.AttrBodyDecodedSize); ok {
+		l.add(fmtBytes(size)+" decoded", styleNone)
 	}
 }
 
@@ -199,9 +207,7 @@ func (l *labeler) request() {
 	if v := a.str(semconv.NetworkProtocolVersionKey); v != "" {
 		l.add("HTTP/"+v, styleNone)
 	}
-	if size, ok := a.int(semconv.HTTPResponseBodySizeKey); ok {
-		l.add(fmtBytes(size), styleNone)
-	}
+	l.bodySize()
 	if c, ok := a.int(semconv.HTTPRequestResendCountKey); ok && c > 0 {
 		l.add("resend #"+strconv.FormatInt(c, 10), styleYellow)
 	}

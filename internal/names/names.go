@@ -75,6 +75,12 @@ const (
 	AttrConnectWinner = "wiretrace.connect.winner"
 	AttrBodyDone      = "wiretrace.body.done"
 	AttrAbandoned     = "wiretrace.abandoned"
+	// AttrSendEnd says why http.send ended when it was not at
+	// WroteRequest: SendEndFirstByte or SendEndRequestEnd.
+	AttrSendEnd = "wiretrace.send.end"
+	// AttrBodyDecodedSize is the size of a body net/http decoded, in place
+	// of http.response.body.size.
+	AttrBodyDecodedSize = "wiretrace.response.body.decoded_size"
 	// AttrErrorMessage is the error's text on the done event of a failed
 	// phase, where an event has no status to carry it.
 	AttrErrorMessage = "error.message"
@@ -97,6 +103,11 @@ const (
 	BodyDoneClosed = "closed"
 	// Redacted replaces a value that must not be recorded.
 	Redacted = "REDACTED"
+	// SendEndFirstByte and SendEndRequestEnd are the AttrSendEnd values:
+	// a request without a body whose response began before WroteRequest,
+	// and a request that ended before WroteRequest came.
+	SendEndFirstByte  = "first_response_byte"
+	SendEndRequestEnd = "request_end"
 )
 
 // MetricTimeInQueue is the histogram of the time a request waited for a
