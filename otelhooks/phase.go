@@ -43,7 +43,7 @@ const (
 
 // phase is one phase of a request: a child span while it is open, or, under
 // WithoutSubSpans, just the fact that its start event was added.
-// The request's mutex guards it.
+// The request's mutex, r.mu, guards it.
 type phase struct {
 	name *phaseName
 	span trace.Span // nil under WithoutSubSpans
@@ -53,7 +53,10 @@ type phase struct {
 // start opens p, ending it first if it was still open, at the time at (now
 // if zero). In span mode the new span is a child of the span in parent, and
 // its context is returned; under WithoutSubSpans its start event carries
-// attrs, in span mode the span does.
+// attrs, in span mode the span does. r.mu must be held.
+//
+// attrs may be backed by r's scratch array (request.attrs): start abandons
+// p before it reads them, which is why abandon must not use that array.
 func (r *request) start(parent context.Context, p *phase, name *phaseName, at time.Time, attrs ...attribute.KeyValue) context.Context {
 	if p.open {
 		r.abandon(p)
@@ -79,7 +82,7 @@ func (r *request) start(parent context.Context, p *phase, name *phaseName, at ti
 }
 
 // end closes p at the time at (now if zero) with attrs, as failed if err is
-// not nil. It does nothing if p is not open.
+// not nil. It does nothing if p is not open. r.mu must be held.
 func (r *request) end(p *phase, err error, at time.Time, attrs ...attribute.KeyValue) {
 	if !p.open {
 		return
@@ -91,6 +94,8 @@ func (r *request) end(p *phase, err error, at time.Time, attrs ...attribute.KeyV
 }
 
 // fail closes p as failed with the given error.type and status description.
+// Like abandon, it builds its attributes outside r's scratch array. r.mu must
+// be held.
 func (r *request) fail(p *phase, errType, description string) {
 	if !p.open {
 		return
@@ -100,7 +105,8 @@ func (r *request) fail(p *phase, errType, description string) {
 
 // abandon closes p, marked as abandoned: the request ended, or moved on,
 // before the phase did. Like fail, it leaves r's scratch attributes alone:
-// both run while a caller may be building attributes there.
+// both run while a caller may be building attributes there (start calls it
+// with its attrs in hand). r.mu must be held.
 func (r *request) abandon(p *phase) {
 	if !p.open {
 		return
@@ -108,6 +114,9 @@ func (r *request) abandon(p *phase) {
 	r.close(p, time.Time{}, nil, "", []attribute.KeyValue{abandonedKey.Bool(true)})
 }
 
+// close closes p at the time at (now if zero) with attrs, and with status
+// Error if err is not nil or description is not empty: as events, a done
+// event; as a span, its end. r.mu must be held.
 func (r *request) close(p *phase, at time.Time, err error, description string, attrs []attribute.KeyValue) {
 	p.open = false
 	if r.events {
@@ -167,7 +176,7 @@ func (r *request) timestamp(at time.Time) trace.SpanEventOption {
 }
 
 // pointEvent adds an event to the open phase p if there is one and phases
-// are spans, else to the request's span.
+// are spans, else to the request's span. r.mu must be held.
 func (r *request) pointEvent(p *phase, name string, attrs ...attribute.KeyValue) {
 	target := r.span
 	if p != nil && p.open && p.span != nil {

@@ -197,7 +197,7 @@ func (r *request) proxyGotConn() {
 // error the application's own callback returned, if any. It runs on the
 // dial's goroutine, possibly after the request ended.
 func (r *request) proxyConnectResponse(at time.Time, resp *http.Response, hookErr error) {
-	if !r.lock() {
+	if !r.lockUnlessDone() {
 		return
 	}
 	defer r.mu.Unlock()

@@ -24,10 +24,30 @@ import (
 // and the spans they open and close. One allocation holds it all; it is
 // never shared with another request.
 //
+// # Locking
+//
 // Hooks run on net/http's goroutines, concurrently, and possibly after the
-// request ended; mu serializes them, and once done is set every hook
-// returns at once.
+// request ended. The fields above mu are set by newRequest and only read
+// afterwards; mu guards every field below it. Each hook locks mu with
+// lockUnlessDone, or by hand, and returns at once once done is set. Every
+// other method of request (start, end, finish, pointEvent, …: the helpers
+// the hooks share, in this file and in phase.go) needs r.mu held, and says
+// so.
+//
+// Timestamps are taken before locking, so that waiting for mu does not
+// stretch a phase: see stamp.
+//
+// Spans are ended while r.mu is held, so a synchronous span processor runs
+// on net/http's goroutine under the lock. That is deliberate: the lock is
+// this request's alone, so it only delays this request's other hooks (which
+// would call End themselves), never another request; and ending under the
+// lock keeps the order the rules need (every phase ends before the request
+// span, a child before the phase it belongs to, nothing starts after the
+// end) without a list of spans to end later, which would cost the hot path
+// an array and a second pass.
 type request struct {
+	// Read-only after newRequest.
+
 	cfg    *config
 	tracer trace.Tracer
 	// parent is the context the phases start under: the request span's,
@@ -44,9 +64,15 @@ type request struct {
 	// recording is whether there are spans to record into; if not, only
 	// metrics are, and only their hooks are installed.
 	recording bool
-
+	// sendsBody is whether the request has a body to write, as net/http
+	// decides it (hasBody).
+	sendsBody bool
+	// req is the request as given to the transport, for the request
+	// span's attributes; nil for NewClientTrace. It must not be modified.
+	req   *http.Request
 	trace clienttrace.ClientTrace
 
+	// mu guards every field below.
 	mu   sync.Mutex
 	done bool
 	// attempts counts the attempts that began: 1 + the times net/http
@@ -73,17 +99,17 @@ type request struct {
 	informational bool
 	final         bool
 	sentAt        time.Time
-	// sendsBody is whether the request has a body to write, as net/http
-	// decides it; waited100, whether it waits for "100 Continue" before
-	// writing it.
-	sendsBody  bool
+	// waited100 is whether the request waits for "100 Continue" before
+	// writing its body.
 	waited100  bool
 	connects   []connectAttempt
 	connectBuf [2]connectAttempt
-	scratch    [10]attribute.KeyValue
-	eventOpts  [2]trace.EventOption
-	startOpts  [1]trace.SpanStartOption
-	endOpts    [1]trace.SpanEndOption
+	// scratch backs the attribute slices the hooks build (attrs); see
+	// attrs for the rule that keeps them from aliasing.
+	scratch   [10]attribute.KeyValue
+	eventOpts [2]trace.EventOption
+	startOpts [1]trace.SpanStartOption
+	endOpts   [1]trace.SpanEndOption
 	// tsAt and tsOpt are the last timestamp option made, so that a span
 	// ended and another started at the same past time (http.wait and
 	// http.receive at the first response byte) share one allocation.
@@ -104,9 +130,8 @@ type request struct {
 	// request span would pass 8 attributes, past which the SDK allocates a
 	// map for each span it snapshots.
 	peer attribute.KeyValue
-	// req and resp are the request as given to the transport and its
-	// response, for the request span's attributes; read-only.
-	req  *http.Request
+	// resp is the response, once the round trip returned it; it must not
+	// be modified.
 	resp *http.Response
 	// proxy is the CONNECT exchange with a proxy (proxy.go).
 	proxy proxyState
@@ -207,19 +232,51 @@ func hasBody(req *http.Request) bool {
 	return req == nil || (req.Body != nil && req.Body != http.NoBody)
 }
 
-// attrs returns an empty slice backed by r's scratch array. r.mu must be
-// held, and the slice used before it is released.
+// attrs returns an empty slice backed by r's scratch array, for a hook to
+// build the attributes of the phase it starts or ends. r.mu must be held,
+// and the slice used before it is released.
+//
+// The aliasing rule: one slice of scratch is live at a time, from attrs to
+// the start, end or pointEvent that consumes it. Those may first close
+// another phase (start abandons the phase it reopens; getConn fails the
+// last attempt's), so abandon and fail build their attributes in slices of
+// their own, never in scratch; so must anything else a consumer calls before
+// it is done with its attrs.
 func (r *request) attrs() []attribute.KeyValue { return r.scratch[:0] }
 
-// lock locks r and reports whether the request is still going on. If it
-// returns false, r is unlocked again.
-func (r *request) lock() bool {
+// lockUnlessDone locks r.mu if the request is still going on, and reports
+// whether it did: the hook then holds r.mu and must unlock it. If the
+// request is done, it returns false with r.mu not held, and the hook
+// returns at once:
+//
+//	if !r.lockUnlessDone() {
+//		return
+//	}
+//	defer r.mu.Unlock()
+func (r *request) lockUnlessDone() bool {
 	r.mu.Lock()
 	if r.done {
 		r.mu.Unlock()
 		return false
 	}
 	return true
+}
+
+// lockSlack is how long a hook may wait for r.mu before the time it was
+// called at is given to the span explicitly.
+const lockSlack = 5 * time.Microsecond
+
+// stamp returns the time a hook called at now starts or ends a phase at,
+// once it holds r.mu: zero, which lets the SDK take the time itself, if the
+// lock came within lockSlack, else now, so that a wait for the lock (another
+// hook of the request, on another goroutine, holding it) does not stretch
+// the phase. An explicit time costs an allocation; an uncontended lock, the
+// usual case, none.
+func stamp(now time.Time) time.Time {
+	if time.Since(now) < lockSlack {
+		return time.Time{}
+	}
+	return now
 }
 
 // getConn begins an attempt: net/http looks for a connection to send the
@@ -233,7 +290,8 @@ func (r *request) lock() bool {
 // connection again before any was used. The request was not sent then; the
 // http.getconn already open goes on.
 func (r *request) getConn(hostPort string) {
-	if !r.lock() {
+	now := time.Now()
+	if !r.lockUnlessDone() {
 		return
 	}
 	defer r.mu.Unlock()
@@ -256,11 +314,12 @@ func (r *request) getConn(hostPort string) {
 		// The new attempt writes the request again.
 		r.sentAt, r.waited100, r.sentHeaders = time.Time{}, false, nil
 	}
-	r.getconnCtx = r.start(r.parent, &r.getconn, &getconnPhase, time.Time{})
+	r.getconnCtx = r.start(r.parent, &r.getconn, &getconnPhase, stamp(now))
 }
 
 func (r *request) gotConn(info clienttrace.GotConnInfo) {
-	if !r.lock() {
+	now := time.Now()
+	if !r.lockUnlessDone() {
 		return
 	}
 	defer r.mu.Unlock()
@@ -303,12 +362,14 @@ func (r *request) gotConn(info clienttrace.GotConnInfo) {
 	if info.WasIdle {
 		attrs = append(attrs, connIdleTimeKey.Float64(info.IdleTime.Seconds()))
 	}
-	r.end(&r.getconn, nil, time.Time{}, attrs...)
-	r.start(r.parent, &r.send, &sendPhase, time.Time{})
+	at := stamp(now)
+	r.end(&r.getconn, nil, at, attrs...)
+	r.start(r.parent, &r.send, &sendPhase, at)
 }
 
 // settleConnects ends the dials that succeeded, now that GotConn tells which
 // connection the request uses: the attempt to its remote address won.
+// r.mu must be held.
 func (r *request) settleConnects(info clienttrace.GotConnInfo) (winner string) {
 	waiting := false
 	for i := range r.connects {
@@ -337,7 +398,7 @@ func (r *request) settleConnects(info clienttrace.GotConnInfo) (winner string) {
 }
 
 func (r *request) putIdleConn(err error) {
-	if !r.lock() {
+	if !r.lockUnlessDone() {
 		return
 	}
 	defer r.mu.Unlock()
@@ -350,18 +411,20 @@ func (r *request) putIdleConn(err error) {
 }
 
 func (r *request) dnsStart(info clienttrace.DNSStartInfo) {
-	if !r.lock() {
+	now := time.Now()
+	if !r.lockUnlessDone() {
 		return
 	}
 	defer r.mu.Unlock()
 	r.meter.dnsStarted(info.Host)
 	if r.recording {
-		r.start(r.phaseParent(), &r.dns, &dnsPhase, time.Time{}, append(r.attrs(), semconv.DNSQuestionName(info.Host))...)
+		r.start(r.phaseParent(), &r.dns, &dnsPhase, stamp(now), append(r.attrs(), semconv.DNSQuestionName(info.Host))...)
 	}
 }
 
 func (r *request) dnsDone(info clienttrace.DNSDoneInfo) {
-	if !r.lock() {
+	now := time.Now()
+	if !r.lockUnlessDone() {
 		return
 	}
 	defer r.mu.Unlock()
@@ -378,11 +441,11 @@ func (r *request) dnsDone(info clienttrace.DNSDoneInfo) {
 		attrs = append(attrs, semconv.DNSAnswers(answers...))
 	}
 	attrs = append(attrs, dnsCoalescedKey.Bool(info.Coalesced))
-	r.end(&r.dns, info.Err, time.Time{}, attrs...)
+	r.end(&r.dns, info.Err, stamp(now), attrs...)
 }
 
 // phaseParent is the context the connection's phases start under: the
-// getconn span's, or the request's if there is none.
+// getconn span's, or the request's if there is none. r.mu must be held.
 func (r *request) phaseParent() context.Context {
 	if r.getconnCtx != nil {
 		return r.getconnCtx
@@ -391,7 +454,8 @@ func (r *request) phaseParent() context.Context {
 }
 
 func (r *request) connectStart(network, addr string) {
-	if !r.lock() {
+	now := time.Now()
+	if !r.lockUnlessDone() {
 		return
 	}
 	defer r.mu.Unlock()
@@ -403,11 +467,12 @@ func (r *request) connectStart(network, addr string) {
 		attrs = append(attrs, semconv.NetworkTypeKey.String(t))
 	}
 	attrs = appendPeer(attrs, addr)
-	r.start(r.phaseParent(), &c.phase, &connectPhase, time.Time{}, attrs...)
+	r.start(r.phaseParent(), &c.phase, &connectPhase, stamp(now), attrs...)
 }
 
 func (r *request) connectDone(network, addr string, err error) {
-	if !r.lock() {
+	now := time.Now()
+	if !r.lockUnlessDone() {
 		return
 	}
 	defer r.mu.Unlock()
@@ -419,42 +484,44 @@ func (r *request) connectDone(network, addr string, err error) {
 			continue
 		}
 		if err != nil || r.events {
-			r.end(&c.phase, err, time.Time{})
+			r.end(&c.phase, err, stamp(now))
 			if err == nil {
-				r.proxyDialed(i, time.Now())
+				r.proxyDialed(i, now)
 			}
 			return
 		}
-		c.connected, c.doneAt = true, time.Now()
+		c.connected, c.doneAt = true, now
 		r.proxyDialed(i, c.doneAt)
 		return
 	}
 }
 
 func (r *request) tlsHandshakeStart() {
-	if !r.lock() {
+	now := time.Now()
+	if !r.lockUnlessDone() {
 		return
 	}
 	defer r.mu.Unlock()
 	r.proxyTLSStart()
-	r.start(r.phaseParent(), &r.tls, &tlsPhase, time.Time{})
+	r.start(r.phaseParent(), &r.tls, &tlsPhase, stamp(now))
 }
 
 func (r *request) tlsHandshakeDone(cs tls.ConnectionState, err error) {
-	if !r.lock() {
+	now := time.Now()
+	if !r.lockUnlessDone() {
 		return
 	}
 	defer r.mu.Unlock()
 	if err != nil {
-		r.end(&r.tls, err, time.Time{})
+		r.end(&r.tls, err, stamp(now))
 	} else {
-		r.end(&r.tls, nil, time.Time{}, tlsAttrs(r.attrs(), &cs)...)
+		r.end(&r.tls, nil, stamp(now), tlsAttrs(r.attrs(), &cs)...)
 	}
 	r.proxyTLSDone(err)
 }
 
 func (r *request) wroteHeaders() {
-	if !r.lock() {
+	if !r.lockUnlessDone() {
 		return
 	}
 	defer r.mu.Unlock()
@@ -462,7 +529,7 @@ func (r *request) wroteHeaders() {
 }
 
 func (r *request) wait100Continue() {
-	if !r.lock() {
+	if !r.lockUnlessDone() {
 		return
 	}
 	defer r.mu.Unlock()
@@ -473,7 +540,7 @@ func (r *request) wait100Continue() {
 // got100Continue runs before net/http lets the body go, so the event
 // lands on http.send; Got1xxResponse for the same "100 Continue" comes after.
 func (r *request) got100Continue() {
-	if !r.lock() {
+	if !r.lockUnlessDone() {
 		return
 	}
 	defer r.mu.Unlock()
@@ -487,7 +554,7 @@ func (r *request) got100Continue() {
 // when request headers are recorded; net/http may pass the request's own
 // value slice, which is copied.
 func (r *request) wroteHeaderField(key string, values []string) {
-	if !r.lock() {
+	if !r.lockUnlessDone() {
 		return
 	}
 	defer r.mu.Unlock()
@@ -507,7 +574,8 @@ func (r *request) wroteHeaderField(key string, values []string) {
 }
 
 func (r *request) wroteRequest(info clienttrace.WroteRequestInfo) {
-	if !r.lock() {
+	now := time.Now()
+	if !r.lockUnlessDone() {
 		return
 	}
 	defer r.mu.Unlock()
@@ -516,18 +584,19 @@ func (r *request) wroteRequest(info clienttrace.WroteRequestInfo) {
 		// a body); got1xxResponse starts the wait if that was a 1xx.
 		return
 	}
-	r.end(&r.send, info.Err, time.Time{})
+	at := stamp(now)
+	r.end(&r.send, info.Err, at)
 	if info.Err != nil {
 		return
 	}
-	r.sentAt = time.Now()
+	r.sentAt = now
 	// http.wait runs from here to the final response's first byte. If a
 	// response already began (HTTP/2 and HTTP/1 both report the request
 	// written only after the body is flushed, and the response can beat
 	// that report), there is nothing left to wait for, unless what began
 	// was a 1xx.
 	if !r.final && (r.respAt.IsZero() || r.informational) {
-		r.start(r.parent, &r.wait, &waitPhase, time.Time{})
+		r.start(r.parent, &r.wait, &waitPhase, at)
 	}
 }
 
@@ -537,7 +606,7 @@ func (r *request) wroteRequest(info clienttrace.WroteRequestInfo) {
 // the decision waits for the round trip's return (beginFinalResponse).
 func (r *request) gotFirstResponseByte() {
 	now := time.Now()
-	if !r.lock() {
+	if !r.lockUnlessDone() {
 		return
 	}
 	defer r.mu.Unlock()
@@ -545,7 +614,9 @@ func (r *request) gotFirstResponseByte() {
 	if r.send.open && !r.sendsBody && !r.waited100 {
 		// HTTP/2 may report the request written only after the response
 		// began. Without a body to write, it was sent: the server answered.
-		r.end(&r.send, nil, time.Time{}, sendEndKey.String(sendEndFirstByte))
+		// At now exactly, where http.receive will start: the timestamp
+		// made here is the one beginFinalResponse reuses.
+		r.end(&r.send, nil, now, sendEndKey.String(sendEndFirstByte))
 		r.sentAt = now
 	}
 	if r.events {
@@ -559,12 +630,12 @@ func (r *request) gotFirstResponseByte() {
 	if !r.lifecycle {
 		// Nothing is sure to say when the final response begins: the
 		// first byte of any response ends the wait.
-		r.end(&r.wait, nil, time.Time{})
+		r.end(&r.wait, nil, stamp(now))
 	}
 }
 
 func (r *request) got1xxResponse(code int, header textproto.MIMEHeader) error {
-	if !r.lock() {
+	if !r.lockUnlessDone() {
 		return nil
 	}
 	defer r.mu.Unlock()
@@ -612,7 +683,7 @@ func (r *request) beginFinalResponse(now time.Time) {
 		return
 	}
 	r.final = true
-	at := now
+	at := stamp(now)
 	if !r.informational && !r.respAt.IsZero() {
 		at = r.respAt
 	}
@@ -621,6 +692,7 @@ func (r *request) beginFinalResponse(now time.Time) {
 }
 
 func (r *request) bodyDone(info clienttrace.BodyDoneInfo) {
+	now := time.Now()
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if r.done {
@@ -633,7 +705,7 @@ func (r *request) bodyDone(info clienttrace.BodyDoneInfo) {
 		if bodyFailed(info.Reason) {
 			err = info.Err
 		}
-		r.end(&r.receive, err, time.Time{}, attrs...)
+		r.end(&r.receive, err, stamp(now), attrs...)
 	}
 	r.finish(nil, "", &info)
 }
