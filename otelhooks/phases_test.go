@@ -562,3 +562,30 @@ func TestCompressedResponseBodySize(t *testing.T) {
 		assert.NotContains(t, attrs(r), attribute.Key("wiretrace.response.body.decoded_size"))
 	})
 }
+
+func TestEarlyResponseAbandonsUpload(t *testing.T) {
+	for _, h2 := range []bool{false, true} {
+		t.Run(map[bool]string{false: "HTTP/1.1", true: "HTTP/2"}[h2], func(t *testing.T) {
+			e := newEnv(t)
+			// The server answers without reading the body: net/http stops
+			// writing it.
+			srv, base := testnet.NewTLSServer(t, http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+				w.WriteHeader(http.StatusRequestEntityTooLarge)
+			}), h2)
+			client := e.client(base)
+			const n = 5
+			for range n {
+				req, err := http.NewRequestWithContext(t.Context(), http.MethodPost, srv.URL, strings.NewReader(strings.Repeat("x", 4<<20)))
+				require.NoError(t, err)
+				resp, _ := doRead(t, client, req)
+				require.Equal(t, http.StatusRequestEntityTooLarge, resp.StatusCode)
+			}
+			sends := named(e.spans(), "http.send")
+			require.Len(t, sends, n)
+			for _, s := range sends {
+				assert.Equal(t, codes.Unset, s.Status().Code, "the upload was cut short by the answer, not failed: %s", s.Status().Description)
+				assert.NotContains(t, attrs(s), attribute.Key("error.type"))
+			}
+		})
+	}
+}

@@ -585,6 +585,15 @@ func (r *request) wroteRequest(info clienttrace.WroteRequestInfo) {
 		return
 	}
 	at := stamp(now)
+	if info.Err != nil && (r.final || (!r.respAt.IsZero() && !r.informational)) {
+		// The final response began and then the write failed: net/http
+		// stops writing a body the server answered without reading
+		// (HTTP/2 reports "http2: aborting request body write"; HTTP/1
+		// fails to write on the connection it closes). The upload was
+		// abandoned, not failed: the response says what happened.
+		r.abandon(&r.send)
+		return
+	}
 	r.end(&r.send, info.Err, at)
 	if info.Err != nil {
 		return
