@@ -338,40 +338,67 @@ func TestRedirectHopsCountResends(t *testing.T) {
 	}
 }
 
-func TestDialTLSContextShowsNoNoopHandshake(t *testing.T) {
-	e := newEnv(t)
-	srv, base := testnet.NewTLSServer(t, http.HandlerFunc(testnet.OK), false)
-	var handshake atomic.Int64
-	tlsConf := base.TLSClientConfig
-	base.DialTLSContext = func(ctx context.Context, network, addr string) (net.Conn, error) {
-		var d net.Dialer
-		c, err := d.DialContext(ctx, network, addr)
-		if err != nil {
-			return nil, err
-		}
-		conf := tlsConf.Clone()
-		conf.ServerName, _, _ = net.SplitHostPort(addr)
-		start := time.Now()
-		tc := tls.Client(c, conf)
-		if err := tc.HandshakeContext(ctx); err != nil {
-			_ = c.Close()
-			return nil, err
-		}
-		handshake.Store(int64(time.Since(start)))
-		return tc, nil
+func TestDialTLSContextMeasuresTheRealHandshake(t *testing.T) {
+	tests := []struct {
+		name string
+		// handshake says whether the dialer does the handshake itself;
+		// withCtx, whether it dials with the request's context, so that
+		// net.Dialer reports ConnectStart/ConnectDone.
+		handshake, withCtx bool
+		wantTLS            bool
+	}{
+		{"dialer handshakes", true, true, true},
+		{"dialer leaves the handshake to net/http", false, true, true},
+		{"dialer hides its dial", true, false, false},
 	}
-	get(t, t.Context(), e.client(base), testnet.ByName(t, srv.URL))
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			e := newEnv(t)
+			srv, base := testnet.NewTLSServer(t, http.HandlerFunc(testnet.OK), false)
+			var handshake atomic.Int64
+			tlsConf := base.TLSClientConfig
+			base.DialTLSContext = func(ctx context.Context, network, addr string) (net.Conn, error) {
+				dialCtx := ctx
+				if !tt.withCtx {
+					dialCtx = context.WithoutCancel(context.Background())
+				}
+				c, err := new(net.Dialer).DialContext(dialCtx, network, addr)
+				if err != nil {
+					return nil, err
+				}
+				conf := tlsConf.Clone()
+				conf.ServerName, _, _ = net.SplitHostPort(addr)
+				tc := tls.Client(c, conf)
+				if !tt.handshake {
+					return tc, nil
+				}
+				start := time.Now()
+				if err := tc.HandshakeContext(ctx); err != nil {
+					_ = c.Close()
+					return nil, err
+				}
+				handshake.Store(int64(time.Since(start)))
+				return tc, nil
+			}
+			get(t, t.Context(), e.client(base), testnet.ByName(t, srv.URL))
 
-	spans := e.spans()
-	// net/http calls the TLS hooks around a re-handshake of the dialer's
-	// connection that returns at once: a span for it would call a no-op
-	// the handshake.
-	assert.Empty(t, named(spans, "http.tls"), "no http.tls for net/http's no-op re-handshake")
-	getconn := one(t, spans, "http.getconn")
-	connect := one(t, spans, "http.connect")
-	// The real handshake is inside http.getconn, after http.connect.
-	assert.GreaterOrEqual(t, getconn.EndTime().Sub(connect.EndTime()), time.Duration(handshake.Load()))
-	e.assertAllEnded(t)
+			spans := e.spans()
+			e.assertAllEnded(t)
+			tlsSpans := named(spans, "http.tls")
+			if !tt.wantTLS {
+				// No hook tells when the handshake began: none is shown,
+				// rather than net/http's no-op re-handshake.
+				assert.Empty(t, tlsSpans)
+				return
+			}
+			require.Len(t, tlsSpans, 1)
+			hs, connect := tlsSpans[0], one(t, spans, "http.connect")
+			assert.Equal(t, connect.EndTime(), hs.StartTime(), "the handshake begins when the TCP connection is made")
+			assert.GreaterOrEqual(t, hs.EndTime().Sub(hs.StartTime()), time.Duration(handshake.Load()), "http.tls holds the real handshake")
+			assert.Equal(t, "1.3", attrValue(t, hs, "tls.protocol.version").AsString())
+			assertWithin(t, one(t, spans, "http.getconn"), hs)
+		})
+	}
 }
 
 func TestBodyReadErrorFailsRequestSpan(t *testing.T) {

@@ -21,8 +21,7 @@ import (
 func (t *transport) learnBase(base http.RoundTripper) {
 	if tr, ok := base.(*http.Transport); ok && tr.Proxy == nil {
 		t.direct = true
-		// The TLS hooks of a custom TLS dialer's connections time
-		// net/http's no-op re-handshake: see hooksFor.
+		// A custom TLS dialer handshakes inside the dial: see hooksFor.
 		t.customTLSDial = tr.DialTLSContext != nil || tr.DialTLS != nil //nolint:staticcheck // DialTLS is deprecated, not gone
 	}
 }
@@ -32,6 +31,7 @@ func (t *transport) learnBase(base http.RoundTripper) {
 type hookSet struct {
 	dns         bool // DNSStart, DNSDone
 	tls         bool // TLSHandshakeStart, TLSHandshakeDone
+	tlsInDial   bool // the TLS hooks come after a custom TLS dial
 	continue100 bool // Wait100Continue, Got100Continue
 	headerField bool // WroteHeaderField
 }
@@ -65,21 +65,15 @@ func hooksFor(cfg *config, t *transport, req *http.Request) hookSet {
 	// does a handshake even for "http" URLs, and other transports may do
 	// anything.
 	//
+	h.tls = req.URL.Scheme != "http" || !t.direct
 	// With a custom TLS dialer (DialTLSContext or DialTLS) and no proxy,
 	// the handshake happens inside the dial, where no hook sees it, and
 	// net/http then calls the TLS hooks around tls.Conn.HandshakeContext
-	// "in case DialTLS didn't", which for a connection already secured
-	// returns at once: the hooks would time a no-op and call it the
-	// handshake. They are left out; docs/spans.md says where the handshake
-	// is then (inside http.getconn, after http.connect).
-	switch {
-	case req.URL.Scheme == "http" && t.direct:
-		h.tls = false
-	case req.URL.Scheme == "https" && t.direct && t.customTLSDial:
-		h.tls = false
-	default:
-		h.tls = true
-	}
+	// "in case DialTLS didn't" (transport.go, dialConn), which for a
+	// connection already secured returns at once. The hooks stay, but
+	// tlsInDial says that TLSHandshakeStart is then the dial's end, not
+	// the handshake's start (see request.tlsHandshakeStart).
+	h.tlsInDial = req.URL.Scheme == "https" && t.direct && t.customTLSDial
 
 	// 100-continue. net/http waits for "100 Continue" only when the
 	// request's Expect header has the token "100-continue", compared as a

@@ -114,11 +114,11 @@ func TestHookPruningMatchesNetHTTP(t *testing.T) {
 			url: byName(tlsSrv.URL), want: hookSet{dns: true, tls: true}},
 		{name: "HTTPS to an IP: TLS", base: func() *http.Transport { return &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}} },
 			url: tlsSrv.URL, want: hookSet{tls: true}},
-		{name: "HTTPS over DialTLSContext: net/http's re-handshake dropped", base: func() *http.Transport {
+		{name: "HTTPS over DialTLSContext: TLS hooks after the dial", base: func() *http.Transport {
 			return &http.Transport{DialTLSContext: func(ctx context.Context, network, addr string) (net.Conn, error) {
 				return (&tls.Dialer{Config: &tls.Config{RootCAs: pool, ServerName: "localhost"}}).DialContext(ctx, network, addr)
 			}}
-		}, url: byName(tlsSrv.URL), want: hookSet{dns: true}, dropped: []string{"TLSHandshakeStart", "TLSHandshakeDone"}},
+		}, url: byName(tlsSrv.URL), want: hookSet{dns: true, tls: true, tlsInDial: true}},
 		{name: "proxy named by host, IP URL: DNS for the proxy", base: func() *http.Transport { return &http.Transport{Proxy: http.ProxyURL(proxyURL)} },
 			url: plain.URL, want: hookSet{dns: true, tls: true}},
 		{name: "Expect 100-continue", base: func() *http.Transport { return &http.Transport{} }, url: plain.URL, expect: "100-continue", body: true,

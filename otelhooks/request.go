@@ -67,6 +67,9 @@ type request struct {
 	// sendsBody is whether the request has a body to write, as net/http
 	// decides it (hasBody).
 	sendsBody bool
+	// tlsInDial is whether a custom TLS dialer does the handshake inside
+	// the dial (see tlsHandshakeStart).
+	tlsInDial bool
 	// req is the request as given to the transport, for the request
 	// span's attributes; nil for NewClientTrace. It must not be modified.
 	req   *http.Request
@@ -95,6 +98,8 @@ type request struct {
 	// http.receive started (see beginFinalResponse). sentAt is when
 	// http.send ended without error: at WroteRequest, or at the first
 	// response byte for a request without a body.
+	// connectedAt is when the last dial attempt that succeeded did.
+	connectedAt   time.Time
 	respAt        time.Time
 	informational bool
 	final         bool
@@ -176,6 +181,7 @@ func newRequest(parent context.Context, cfg *config, tracer trace.Tracer, span t
 		r.addrs = &t.addrs
 	}
 	hooks := hooksFor(cfg, t, req)
+	r.tlsInDial = hooks.tlsInDial
 	if !r.recording {
 		r.trace = clienttrace.ClientTrace{
 			GetConn:       r.getConn,
@@ -483,6 +489,9 @@ func (r *request) connectDone(network, addr string, err error) {
 		if !c.open || c.connected || c.network != network || c.addr != addr {
 			continue
 		}
+		if err == nil {
+			r.connectedAt = now
+		}
 		if err != nil || r.events {
 			r.end(&c.phase, err, stamp(now))
 			if err == nil {
@@ -496,6 +505,14 @@ func (r *request) connectDone(network, addr string, err error) {
 	}
 }
 
+// tlsHandshakeStart starts http.tls. After a custom TLS dial (tlsInDial),
+// net/http calls it once the dial returned a *tls.Conn, to handshake "in case
+// DialTLS didn't": a no-op if the dialer did, as it usually does, inside the
+// dial where no hook sees it. The handshake then began when the dialer's TCP
+// connection was made: http.tls starts at the last successful ConnectDone,
+// which net.Dialer reports when the dialer dials with the request's context,
+// and ends at TLSHandshakeDone either way. Without such a ConnectDone its
+// start is unknown, and no http.tls is shown.
 func (r *request) tlsHandshakeStart() {
 	now := time.Now()
 	if !r.lockUnlessDone() {
@@ -503,7 +520,14 @@ func (r *request) tlsHandshakeStart() {
 	}
 	defer r.mu.Unlock()
 	r.proxyTLSStart()
-	r.start(r.phaseParent(), &r.tls, &tlsPhase, stamp(now))
+	at := stamp(now)
+	if r.tlsInDial {
+		if r.connectedAt.IsZero() {
+			return
+		}
+		at = r.connectedAt
+	}
+	r.start(r.phaseParent(), &r.tls, &tlsPhase, at)
 }
 
 func (r *request) tlsHandshakeDone(cs tls.ConnectionState, err error) {
