@@ -158,26 +158,28 @@ func (r *request) proxyDialed(i int, at time.Time) {
 // the CONNECT exchange, unless it is the handshake with an "https://" proxy,
 // which the hooks cannot tell apart: a second handshake shows that it was,
 // and that the exchange ran from the end of the first to the start of the
-// second. r.mu must be held.
-func (r *request) proxyTLSStart() {
+// second. now is when the hook was called, taken before locking. r.mu must
+// be held.
+func (r *request) proxyTLSStart(now time.Time) {
 	p := &r.proxy
 	if !p.tunnel || p.recorded || p.start.IsZero() {
 		return
 	}
 	switch {
 	case p.tlsStart.IsZero():
-		p.tlsStart = time.Now()
+		p.tlsStart = now
 	case !p.tlsDone.IsZero():
-		r.recordProxyConnect(p.tlsDone, time.Now(), 0, nil, "")
+		r.recordProxyConnect(p.tlsDone, now, 0, nil, "")
 	}
 }
 
 // proxyTLSDone notes the end of the first handshake after the dial, which
-// the CONNECT follows if it was the proxy's. r.mu must be held.
-func (r *request) proxyTLSDone(err error) {
+// the CONNECT follows if it was the proxy's. now is when the hook was
+// called, taken before locking. r.mu must be held.
+func (r *request) proxyTLSDone(now time.Time, err error) {
 	p := &r.proxy
 	if p.tunnel && !p.recorded && !p.tlsStart.IsZero() && p.tlsDone.IsZero() && err == nil {
-		p.tlsDone = time.Now()
+		p.tlsDone = now
 	}
 }
 

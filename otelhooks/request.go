@@ -519,8 +519,13 @@ func (r *request) tlsHandshakeStart() {
 		return
 	}
 	defer r.mu.Unlock()
-	r.proxyTLSStart()
+	r.proxyTLSStart(now)
 	at := stamp(now)
+	if r.proxy.tunnel {
+		// The CONNECT exchange is timed at now exactly (proxy.go): the
+		// handshakes around it are too, so that they meet.
+		at = now
+	}
 	if r.tlsInDial {
 		if r.connectedAt.IsZero() {
 			return
@@ -536,12 +541,16 @@ func (r *request) tlsHandshakeDone(cs tls.ConnectionState, err error) {
 		return
 	}
 	defer r.mu.Unlock()
-	if err != nil {
-		r.end(&r.tls, err, stamp(now))
-	} else {
-		r.end(&r.tls, nil, stamp(now), tlsAttrs(r.attrs(), &cs)...)
+	at := stamp(now)
+	if r.proxy.tunnel {
+		at = now // see tlsHandshakeStart
 	}
-	r.proxyTLSDone(err)
+	if err != nil {
+		r.end(&r.tls, err, at)
+	} else {
+		r.end(&r.tls, nil, at, tlsAttrs(r.attrs(), &cs)...)
+	}
+	r.proxyTLSDone(now, err)
 }
 
 func (r *request) wroteHeaders() {
