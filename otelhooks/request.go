@@ -289,7 +289,7 @@ func (r *request) putIdleConn(err error) {
 		return
 	}
 	// A pool error is not a request error: the response was delivered.
-	r.pointEvent(nil, eventPutIdleConn, errorMessageKey.String(err.Error()))
+	r.pointEvent(nil, eventPutIdleConn, errorMessageKey.String(r.cfg.scrub.errText(err, r.req)))
 }
 
 func (r *request) dnsStart(info clienttrace.DNSStartInfo) {
@@ -465,7 +465,7 @@ func (r *request) got1xxResponse(code int, header textproto.MIMEHeader) error {
 	}
 	defer r.mu.Unlock()
 	attrs := append(r.attrs(), semconv.HTTPResponseStatusCode(code))
-	attrs = appendHeaders(attrs, r.cfg.respHeaders, http.Header(header))
+	attrs = appendHeaders(attrs, r.cfg.respHeaders, http.Header(header), r.cfg.scrub)
 	r.pointEvent(nil, eventInformational, attrs...)
 	return nil
 }
@@ -559,8 +559,8 @@ func (r *request) finish(err error, errType string, body *clienttrace.BodyDoneIn
 	if !r.ownsSpan {
 		return
 	}
-	attrs := requestAttrs(r.attrs(), r.req)
-	attrs = appendHeaders(attrs, r.cfg.reqHeaders, r.req.Header)
+	attrs := requestAttrs(r.attrs(), r.req, r.cfg.scrub)
+	attrs = appendHeaders(attrs, r.cfg.reqHeaders, r.req.Header, r.cfg.scrub)
 	if r.attempts > 1 {
 		attrs = append(attrs, semconv.HTTPRequestResendCount(r.attempts-1))
 	}
@@ -575,16 +575,16 @@ func (r *request) finish(err error, errType string, body *clienttrace.BodyDoneIn
 			attrs = append(attrs, semconv.ErrorTypeKey.String(strconv.Itoa(resp.StatusCode)))
 			r.span.SetStatus(codes.Error, "")
 		}
-		attrs = appendHeaders(attrs, r.cfg.respHeaders, resp.Header)
+		attrs = appendHeaders(attrs, r.cfg.respHeaders, resp.Header, r.cfg.scrub)
 	}
 	if err != nil {
 		attrs = append(attrs, semconv.ErrorTypeKey.String(errType))
-		r.span.SetStatus(codes.Error, err.Error())
+		r.span.SetStatus(codes.Error, r.cfg.scrub.errText(err, r.req))
 	} else if body != nil && bodyFailed(body.Reason) && body.Err != nil {
 		// The body failed (a read, or a write to a 101 response's
 		// body): so did the request, as otelhttp and the metrics have it.
 		attrs = append(attrs, semconv.ErrorTypeKey.String(meterErr))
-		r.span.SetStatus(codes.Error, body.Err.Error())
+		r.span.SetStatus(codes.Error, r.cfg.scrub.errText(body.Err, r.req))
 	}
 	if body != nil {
 		attrs = append(attrs, semconv.HTTPResponseBodySize(int(body.BytesRead)))
