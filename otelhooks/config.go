@@ -100,9 +100,11 @@ func WithoutMetrics() Option {
 // WithPropagators sets the propagator that injects the request span's
 // context into outgoing requests, as otelhttp's option of the same name does.
 // Without it, or with nil, the propagation package's default applies: the
-// global propagator once the application has set one, W3C Trace Context and
-// Baggage until then. The other settings of the propagation package (host
-// policy, baggage filters) go through [WithPropagationOptions].
+// global propagator once the application has set one (an empty composite
+// sends nothing), W3C Trace Context alone until then. Baggage is sent only by
+// a propagator that has it, set globally or here, and then within the host
+// policy. The other settings of the propagation package (host policy,
+// baggage filters) go through [WithPropagationOptions].
 func WithPropagators(p otelprop.TextMapPropagator) Option {
 	return optionFunc(func(c config) config {
 		if p != nil {

@@ -67,7 +67,7 @@ func (p *Propagator) Inject(ctx context.Context, req *http.Request) {
 	if ctx == nil {
 		ctx = req.Context()
 	}
-	r := p.resolve()
+	r := p.resolve(false)
 	if req.Header == nil {
 		req.Header = make(http.Header)
 	}
@@ -115,7 +115,7 @@ func (p *Propagator) Clone(ctx context.Context, req *http.Request) *http.Request
 		r2.Header = req.Header.Clone()
 		return r2
 	}
-	r := p.resolve()
+	r := p.resolve(false)
 	h := make(http.Header, len(req.Header)+len(r.fields))
 	for k, v := range req.Header {
 		if !r.owns(k) {
@@ -191,7 +191,7 @@ func (p *Propagator) Extract(ctx context.Context, req *http.Request) context.Con
 	if p == nil {
 		p = &zero
 	}
-	return p.resolve().prop.Extract(ctx, extractCarrier(req.Header))
+	return p.resolve(true).prop.Extract(ctx, extractCarrier(req.Header))
 }
 
 // Inject is New(opts...).Inject(ctx, req). To inject many requests, build
@@ -217,10 +217,11 @@ func newOrZero(opts []Option) *Propagator {
 	return New(opts...)
 }
 
-// resolve returns the propagator to use now, with its fields.
-func (p *Propagator) resolve() resolved {
+// resolve returns the propagator to use now, with its fields: to extract, or
+// to inject.
+func (p *Propagator) resolve(extract bool) resolved {
 	if p.static == nil {
-		return resolveDefault()
+		return resolveDefault(extract)
 	}
 	if p.static.fields == nil {
 		// Fields were empty when p was built: p.static may be a
