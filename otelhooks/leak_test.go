@@ -127,6 +127,7 @@ type leakWorld struct {
 }
 
 func newLeakWorld(t *testing.T) *leakWorld {
+	t.Helper()
 	w := &leakWorld{cases: map[int]*leakCase{}}
 	h := http.HandlerFunc(w.serve)
 	w.h1 = httptest.NewServer(h)
@@ -138,7 +139,7 @@ func newLeakWorld(t *testing.T) *leakWorld {
 	ca := testnet.NewCA(t, "wiretrace leak CA")
 	var wg sync.WaitGroup
 	listen := func(cfg *tls.Config) net.Listener {
-		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		ln, err := new(net.ListenConfig).Listen(t.Context(), "tcp", "127.0.0.1:0")
 		require.NoError(t, err)
 		if cfg != nil {
 			ln = tls.NewListener(ln, cfg)
@@ -255,9 +256,9 @@ func (g *gen) casing(s string) string {
 	b := []byte(s)
 	for i, c := range b {
 		if g.chance(0.5) {
-			b[i] = byte(strings.ToUpper(string(c))[0])
+			b[i] = strings.ToUpper(string(c))[0]
 		} else {
-			b[i] = byte(strings.ToLower(string(c))[0])
+			b[i] = strings.ToLower(string(c))[0]
 		}
 	}
 	return string(b)
@@ -561,6 +562,7 @@ func (l leakRoundTripper) RoundTrip(r *http.Request) (*http.Response, error) {
 func (l leakRoundTripper) CloseIdleConnections() { l.tr.CloseIdleConnections() }
 
 func (w *leakWorld) run(t *testing.T, c *leakCase) {
+	t.Helper()
 	w.mu.Lock()
 	w.cases[c.id] = c
 	w.mu.Unlock()
@@ -624,7 +626,7 @@ func telemetryText(spans []sdktrace.ReadOnlySpan, rm metricdata.ResourceMetrics)
 	var b strings.Builder
 	kvs := func(prefix string, set []attribute.KeyValue) {
 		for _, kv := range set {
-			b.WriteString(prefix + string(kv.Key) + "=" + kv.Value.Emit() + "\n")
+			b.WriteString(prefix + string(kv.Key) + "=" + kv.Value.String() + "\n")
 		}
 	}
 	for _, s := range spans {

@@ -44,8 +44,8 @@ var urlValuedHeaders = map[string]bool{
 	"Location": true, "Content-Location": true, "Referer": true, "Origin": true,
 }
 
-// canonicalHeaderKey is the one normalisation of a header key given to an
-// option: trimmed of white space, then canonicalised as net/http does.
+// canonicalHeaderKey is the one normalization of a header key given to an
+// option: trimmed of white space, then canonicalized as net/http does.
 func canonicalHeaderKey(k string) string {
 	return textproto.CanonicalMIMEHeaderKey(strings.TrimSpace(k))
 }

@@ -89,7 +89,7 @@ func TestScrubURLWithoutSecretAllocatesNothingExtra(t *testing.T) {
 		require.NoError(t, err)
 		base := testing.AllocsPerRun(100, func() { _ = u.String() })
 		got := testing.AllocsPerRun(100, func() { _ = s.url(u) })
-		assert.Equal(t, base, got, in)
+		assert.InDelta(t, base, got, 0, in)
 	}
 }
 
@@ -110,7 +110,7 @@ func BenchmarkScrubURL(b *testing.B) {
 }
 
 func TestScrubText(t *testing.T) {
-	req, err := http.NewRequest(http.MethodGet, "http://user:S3cretPW@127.0.0.1:8080/echo?sig=SIGVALUE&x=1#access_token=FRAGTOKEN", nil)
+	req, err := http.NewRequestWithContext(t.Context(), http.MethodGet, "http://user:S3cretPW@127.0.0.1:8080/echo?sig=SIGVALUE&x=1#access_token=FRAGTOKEN", nil)
 	require.NoError(t, err)
 	req.Header.Set("Authorization", "Bearer BEARERTOKEN")
 	req.Header["cookie"] = []string{"sid=COOKIEVAL; theme=dark"}

@@ -45,7 +45,7 @@ func TestTransportScrubsURLErrorOfBase(t *testing.T) {
 		if events {
 			opts = append(opts, otelhooks.WithoutSubSpans())
 		}
-		_, err := e.client(base, opts...).Get("http://user:PWSECRET@127.0.0.1:1/echo?sig=SIGSECRET")
+		err := send(t.Context(), e.client(base, opts...), "http://user:PWSECRET@127.0.0.1:1/echo?sig=SIGSECRET")
 		require.Error(t, err)
 
 		r := one(t, e.spans(), "GET")
@@ -64,7 +64,7 @@ func (f roundTripperFunc) RoundTrip(r *http.Request) (*http.Response, error) { r
 // response header line without a colon, which quotes the line: the status
 // description and the phase's error keep the error, not the line.
 func TestTransportMalformedHeaderLineNotQuoted(t *testing.T) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	ln, err := new(net.ListenConfig).Listen(t.Context(), "tcp", "127.0.0.1:0")
 	require.NoError(t, err)
 	var wg sync.WaitGroup
 	t.Cleanup(func() { _ = ln.Close(); wg.Wait() })
@@ -80,7 +80,7 @@ func TestTransportMalformedHeaderLineNotQuoted(t *testing.T) {
 	e := newEnv(t)
 	tr := &http.Transport{}
 	defer tr.CloseIdleConnections()
-	_, err = e.client(tr).Get("http://" + ln.Addr().String() + "/")
+	err = send(t.Context(), e.client(tr), "http://"+ln.Addr().String()+"/")
 	require.Error(t, err)
 
 	r := one(t, e.spans(), "GET")
@@ -89,10 +89,10 @@ func TestTransportMalformedHeaderLineNotQuoted(t *testing.T) {
 	assert.NotContains(t, allStrings(e.spans()), "COOKIESECRET")
 }
 
-// TestTransportHeaderOptionsNormaliseKeys pins that WithRedactedHeaders and
+// TestTransportHeaderOptionsNormalizeKeys pins that WithRedactedHeaders and
 // WithRequestHeaders read keys alike: a key from a comma-separated list,
 // with its space, is still redacted.
-func TestTransportHeaderOptionsNormaliseKeys(t *testing.T) {
+func TestTransportHeaderOptionsNormalizeKeys(t *testing.T) {
 	e := newEnv(t)
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("Location", "https://u:LOCSECRET@cdn.example.com/x?X-Goog-Signature=GOOGSECRET&X-Goog-Credential=CREDSECRET")

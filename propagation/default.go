@@ -23,7 +23,7 @@ var w3c = newResolved(otelpropagation.NewCompositeTextMapPropagator(
 // unsetGlobal is OpenTelemetry's own default global propagator, the one
 // otel.GetTextMapPropagator returns until the application calls
 // otel.SetTextMapPropagator, or nil if an init function set the global
-// before this package was initialised. It is a pointer, so comparing it with
+// before this package was initialized. It is a pointer, so comparing it with
 // any propagator never panics.
 var unsetGlobal = func() otelpropagation.TextMapPropagator {
 	g := otel.GetTextMapPropagator()
@@ -64,9 +64,9 @@ func resolveDefault(extract bool) resolved {
 var globalCache atomic.Pointer[globalEntry]
 
 // globalEntry is a global propagator with its resolved fields, and how to
-// recognise it again: == on two interfaces holding the same non-comparable
+// recognize it again: == on two interfaces holding the same non-comparable
 // dynamic type, such as the composite propagator (a slice), panics, so a
-// slice is recognised by its array and length instead.
+// slice is recognized by its array and length instead.
 type globalEntry struct {
 	global  otelpropagation.TextMapPropagator
 	res     resolved
@@ -77,7 +77,7 @@ type globalEntry struct {
 }
 
 // newGlobalEntry returns the cache entry for g, or nil if g's type gives no
-// cheap and safe way to recognise it.
+// cheap and safe way to recognize it.
 func newGlobalEntry(g otelpropagation.TextMapPropagator, r resolved) *globalEntry {
 	e := &globalEntry{global: g, res: r, typ: reflect.TypeOf(g)}
 	switch v := reflect.ValueOf(g); {

@@ -10,7 +10,7 @@ otelpropagation here, and makes them right by default:
   - With no setup, traces connect and nothing private leaves: while the
     application has not set a global propagator, W3C Trace Context is sent,
     and no baggage. An application that sets one, an empty one included, is
-    honoured.
+    honored.
   - Each hop of a redirect chain, and each retry, carries its own span's
     traceparent: stale copies are replaced, never repeated.
   - A host policy decides which destinations receive the trace context and

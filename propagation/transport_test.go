@@ -179,7 +179,7 @@ func TestTransportRetryEachAttemptCarriesItsOwnSpan(t *testing.T) {
 // want says what a destination must receive.
 // TestTransportEmptyGlobalPropagatorSendsNothing pins that an application
 // that switches propagation off the usual way, with an empty composite as the
-// global propagator, is honoured: neither trace context nor baggage goes
+// global propagator, is honored: neither trace context nor baggage goes
 // out, and stale copies set by hand stay the caller's. Not parallel: it
 // changes the global propagator.
 func TestTransportEmptyGlobalPropagatorSendsNothing(t *testing.T) {
