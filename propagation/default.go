@@ -12,7 +12,11 @@ import (
 // traceContext is the propagator that injects while the application has not
 // set a global one: W3C Trace Context, and no baggage, which is sent only
 // when the application asks for it.
-var traceContext = newResolved(otelpropagation.TraceContext{})
+var traceContext = func() resolved {
+	r := newResolved(otelpropagation.TraceContext{})
+	r.noBaggage = true
+	return r
+}()
 
 // w3c is the propagator that extracts while the application has not set a
 // global one: W3C Trace Context and W3C Baggage. Reading the baggage a client

@@ -143,7 +143,7 @@ func (p *Propagator) inject(ctx context.Context, r resolved, h http.Header, u *u
 	// context, no propagator sends baggage; with an invalid span context,
 	// none sends a trace context.
 	ictx := ctx
-	if b := baggage.FromContext(ctx); b.Len() > 0 {
+	if b := baggage.FromContext(ctx); b.Len() > 0 && !r.noBaggage {
 		if policy&SendBaggage == 0 {
 			ictx = baggage.ContextWithoutBaggage(ictx)
 		} else if nb, changed := limitBaggage(b, p.filters); changed {
@@ -236,6 +236,9 @@ func (p *Propagator) resolve(extract bool) resolved {
 type resolved struct {
 	prop   otelpropagation.TextMapPropagator
 	fields []string
+	// noBaggage is whether prop is known never to inject baggage, so that
+	// the baggage need not be filtered and limited first.
+	noBaggage bool
 }
 
 func newResolved(p otelpropagation.TextMapPropagator) resolved {

@@ -264,16 +264,21 @@ func TestWithBaggageFilter(t *testing.T) {
 }
 
 func TestBaggageFilterNotCalledWithoutBaggagePolicy(t *testing.T) {
+	requireNoGlobalPropagator(t)
 	calls := 0
-	p := propagation.New(
-		propagation.WithHostPolicy(propagation.TrustedHosts("trusted.example")),
-		propagation.WithBaggageFilter(func(baggage.Member) bool { calls++; return true }),
-	)
+	filter := propagation.WithBaggageFilter(func(baggage.Member) bool { calls++; return true })
+	policy := propagation.WithHostPolicy(propagation.TrustedHosts("trusted.example"))
 	ctx := baggage.ContextWithBaggage(context.Background(), bag(t, "a=1"))
+
+	p := propagation.New(withBaggage, policy, filter)
 	p.Inject(ctx, newRequest(t, "http://untrusted.example/"))
 	assert.Zero(t, calls, "no baggage is sent, so none is filtered")
 	p.Inject(ctx, newRequest(t, "http://trusted.example/"))
 	assert.Equal(t, 1, calls)
+
+	calls = 0
+	propagation.New(policy, filter).Inject(ctx, newRequest(t, "http://trusted.example/"))
+	assert.Zero(t, calls, "zero setup sends no baggage, so none is filtered")
 }
 
 func TestPolicyString(t *testing.T) {
