@@ -6,7 +6,6 @@ import (
 	"io"
 	"net/http"
 	"net/url"
-	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -95,12 +94,12 @@ func TestScrubURLWithoutSecretAllocatesNothingExtra(t *testing.T) {
 
 func BenchmarkScrubURL(b *testing.B) {
 	s := newScrubber(nil, false, nil, nil)
-	for _, in := range []string{
-		"https://api.example.com/items?limit=10&page=2",
-		"https://b.s3.amazonaws.com/o?X-Amz-Credential=AK&X-Amz-Signature=ff",
+	for name, in := range map[string]string{
+		"plain":     "https://api.example.com/items?limit=10&page=2",
+		"presigned": "https://b.s3.amazonaws.com/o?X-Amz-Credential=AK&X-Amz-Signature=ff",
 	} {
 		u, _ := url.Parse(in)
-		b.Run(strings.SplitN(u.RawQuery, "=", 2)[0], func(b *testing.B) {
+		b.Run("url="+name, func(b *testing.B) {
 			b.ReportAllocs()
 			for b.Loop() {
 				_ = s.url(u)
