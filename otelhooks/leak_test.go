@@ -97,6 +97,9 @@ type leakCase struct {
 	baseErr func(*http.Request) error
 	// malformed is the raw response of a "raw" server.
 	malformed string
+	// proxy, if not nil, is the base transport's Proxy: one that cannot be
+	// reached, or that fails with an error naming its URL.
+	proxy func(*http.Request) (*url.URL, error)
 
 	placed []placement
 }
@@ -109,6 +112,8 @@ func (c *leakCase) name() string {
 	switch {
 	case c.baseErr != nil:
 		n += "+baseerr"
+	case c.proxy != nil:
+		n += "+proxy"
 	case c.redirect != "":
 		n += "+redirect"
 	}
@@ -122,13 +127,14 @@ type leakWorld struct {
 
 	h1, tls1, h2     *httptest.Server
 	raw, rawTLS      net.Listener
+	refused          string // an address where nothing listens
 	tr1, trTLS, trH2 *http.Transport
 	trRawTLS         *http.Transport
 }
 
 func newLeakWorld(t *testing.T) *leakWorld {
 	t.Helper()
-	w := &leakWorld{cases: map[int]*leakCase{}}
+	w := &leakWorld{cases: map[int]*leakCase{}, refused: testnet.RefusedAddr(t)}
 	h := http.HandlerFunc(w.serve)
 	w.h1 = httptest.NewServer(h)
 	t.Cleanup(w.h1.Close)
@@ -447,8 +453,12 @@ func (w *leakWorld) generate(id int, rng *rand.Rand) *leakCase {
 				c.redirect = final + "?" + g.query("redirect")
 			}
 		}
-		if g.chance(0.25) {
+		switch {
+		case g.chance(0.2):
 			c.baseErr = g.baseError()
+		case g.chance(0.12):
+			c.proxy = g.proxy(w.refused)
+			c.redirect = ""
 		}
 	} else {
 		c.malformed = g.malformed()
@@ -499,6 +509,24 @@ func (g *gen) baseError() func(*http.Request) error {
 	}
 }
 
+// proxy returns a Proxy function for a proxy with userinfo and a token in
+// its URL: one on a refused address, or one whose lookup fails with an error
+// that names the URL, quoted or not, as a configuration layer might.
+func (g *gen) proxy(refused string) func(*http.Request) (*url.URL, error) {
+	u := &url.URL{Scheme: "http", Host: refused, RawQuery: "token=" + g.secret("proxy", "proxy URL token")}
+	u.User = url.UserPassword("puser", g.secret("proxy", "proxy password"))
+	switch g.rng.IntN(3) {
+	case 0:
+		return http.ProxyURL(u)
+	case 1:
+		return func(*http.Request) (*url.URL, error) { return nil, fmt.Errorf("proxy %s: no route", u) }
+	}
+	raw := strings.TrimPrefix(u.String(), "http://")
+	return func(*http.Request) (*url.URL, error) {
+		return nil, fmt.Errorf("invalid proxy address %q: %w", raw, errors.New("bad port"))
+	}
+}
+
 // malformed returns a raw response with a secret in a header line that
 // net/http quotes in its error.
 func (g *gen) malformed() string {
@@ -535,6 +563,9 @@ func (w *leakWorld) baseFor(c *leakCase, mp *sdkmetric.MeterProvider, e *env) ht
 		tr = w.trH2.Clone()
 	case "rawtls":
 		tr = w.trRawTLS.Clone()
+	}
+	if c.proxy != nil {
+		tr.Proxy = c.proxy
 	}
 	tr = otelhooks.InstrumentTransport(tr, otelhooks.WithMeterProvider(mp), otelhooks.WithTracerProvider(e.tp))
 	if c.baseErr == nil {
@@ -590,7 +621,7 @@ func (w *leakWorld) run(t *testing.T, c *leakCase) {
 	}
 	root.End()
 
-	failed := c.baseErr != nil || c.malformed != ""
+	failed := c.baseErr != nil || c.malformed != "" || c.proxy != nil
 	if failed {
 		require.Error(t, err, "the case fails the round trip: %q", c.malformed)
 	} else {
