@@ -156,9 +156,9 @@ func WithoutRequestSpan() Option {
 // additive. Without it, no request header is recorded.
 // Authorization, Proxy-Authorization, Cookie, Set-Cookie and the keys given
 // to WithRedactedHeaders are recorded as "REDACTED"; the values of
-// Location, Content-Location, Referer and Origin, which are URLs, are
-// scrubbed as url.full is; HTTP/2 pseudo-headers (":authority") are never
-// recorded.
+// Location, Content-Location, Referer and Origin, which are URLs, and the
+// URLs in Link, are scrubbed as url.full is; HTTP/2 pseudo-headers
+// (":authority") are never recorded.
 func WithRequestHeaders(keys ...string) Option {
 	return optionFunc(func(c config) config {
 		c.requestHeaders = append(c.requestHeaders, keys...)
@@ -321,7 +321,7 @@ func appendHeaders(attrs []attribute.KeyValue, keys []headerKey, h http.Header, 
 		case k.url:
 			scrubbed := make([]string, len(values))
 			for i, v := range values {
-				scrubbed[i] = s.urlString(v)
+				scrubbed[i] = s.headerValue(k.canonical, v)
 			}
 			attrs = append(attrs, k.attr.StringSlice(scrubbed))
 		default:

@@ -443,7 +443,10 @@ func (w *leakWorld) generate(id int, rng *rand.Rand) *leakCase {
 	}
 	if c.proto != "raw" && c.proto != "rawtls" {
 		if g.chance(0.3) {
-			c.early = http.Header{"Set-Cookie": {"early=" + g.secret("set-cookie", "Set-Cookie on 103")}}
+			c.early = http.Header{
+				"Set-Cookie": {"early=" + g.secret("set-cookie", "Set-Cookie on 103")},
+				"Link":       {"<" + g.secretURL("url header", srvURL.Scheme, srvURL.Host, "/style.css") + ">; rel=preload; as=style"},
+			}
 		}
 		if g.chance(0.35) {
 			final := fmt.Sprintf("/c/%d/final", id)
@@ -467,7 +470,7 @@ func (w *leakWorld) generate(id int, rng *rand.Rand) *leakCase {
 	// Options: headers asked for in any casing and spacing, the
 	// application's key redacted the same way.
 	var respKeys []string
-	for _, k := range []string{"set-cookie", "location", "content-location", "x-visible"} {
+	for _, k := range []string{"set-cookie", "location", "content-location", "link", "x-visible"} {
 		respKeys = append(respKeys, g.spaced(g.casing(k)))
 	}
 	var reqKeys []string

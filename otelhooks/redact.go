@@ -39,9 +39,10 @@ var defaultRedactedQueryKeys = []string{
 var alwaysRedacted = []string{"Authorization", "Proxy-Authorization", "Cookie", "Set-Cookie"}
 
 // urlValuedHeaders are the canonical keys of the headers whose values are
-// URLs; recorded, they are scrubbed as url.full is.
+// URLs; recorded, they are scrubbed as url.full is. Link's URLs are those
+// between angle brackets.
 var urlValuedHeaders = map[string]bool{
-	"Location": true, "Content-Location": true, "Referer": true, "Origin": true,
+	"Location": true, "Content-Location": true, "Referer": true, "Origin": true, "Link": true,
 }
 
 // canonicalHeaderKey is the one normalization of a header key given to an
@@ -213,6 +214,29 @@ func (s *scrubber) urlString(v string) string {
 		return redactedValue
 	}
 	return s.url(u)
+}
+
+// headerValue scrubs the value of the URL-valued header key: the whole value,
+// or for Link each URL between angle brackets ("<…>; rel=preload").
+func (s *scrubber) headerValue(key, v string) string {
+	if key != "Link" {
+		return s.urlString(v)
+	}
+	var b strings.Builder
+	for {
+		i := strings.IndexByte(v, '<')
+		if i < 0 {
+			b.WriteString(v)
+			return b.String()
+		}
+		j := strings.IndexByte(v[i:], '>')
+		if j < 0 {
+			b.WriteString(v[:i+1] + redactedValue)
+			return b.String()
+		}
+		b.WriteString(v[:i+1] + s.urlString(v[i+1:i+j]) + ">")
+		v = v[i+j+1:]
+	}
 }
 
 // wireQuoting are the beginnings of net/http's, net/textproto's and
@@ -468,7 +492,7 @@ func (s *scrubber) querySecrets(q string, add func(string)) {
 func headerSecrets(v string, add func(string)) {
 	v = strings.TrimSpace(v)
 	add(v)
-	if _, cred, ok := strings.Cut(v, " "); ok {
+	if scheme, cred, ok := strings.Cut(v, " "); ok && isToken(scheme) && !strings.Contains(scheme, "=") {
 		add(strings.TrimSpace(cred))
 	}
 	for c := range strings.SplitSeq(v, ";") {

@@ -108,6 +108,21 @@ func BenchmarkScrubURL(b *testing.B) {
 	}
 }
 
+func TestScrubHeaderValue(t *testing.T) {
+	s := newScrubber(nil, false, nil, nil)
+	for _, tt := range []struct{ key, in, want string }{
+		{"Location", "https://u:p@cdn.example.com/a?sig=S", "https://cdn.example.com/a?sig=REDACTED"},
+		{"Location", "/next?token=T&x=1", "/next?token=REDACTED&x=1"},
+		{"Origin", "https://app.example.com", "https://app.example.com"},
+		{"Referer", "http://[::1%", "REDACTED"},
+		{"Link", `<https://cdn.example.com/s.css?X-Amz-Signature=S>; rel=preload, </f.woff?token=T>; rel=preload`,
+			`<https://cdn.example.com/s.css?X-Amz-Signature=REDACTED>; rel=preload, </f.woff?token=REDACTED>; rel=preload`},
+		{"Link", `<https://cdn.example.com/s.css?sig=S`, `<REDACTED`},
+	} {
+		assert.Equal(t, tt.want, s.headerValue(tt.key, tt.in), tt.in)
+	}
+}
+
 func TestScrubText(t *testing.T) {
 	req, err := http.NewRequestWithContext(t.Context(), http.MethodGet, "http://user:S3cretPW@127.0.0.1:8080/echo?sig=SIGVALUE&x=1#access_token=FRAGTOKEN", nil)
 	require.NoError(t, err)
