@@ -139,8 +139,8 @@ func newLeakWorld(t *testing.T) *leakWorld {
 	w.h1 = httptest.NewServer(h)
 	t.Cleanup(w.h1.Close)
 	w.tr1 = &http.Transport{}
-	w.tls1, w.trTLS = tlsServer(t, h, false)
-	w.h2, w.trH2 = tlsServer(t, h, true)
+	w.tls1, w.trTLS = testnet.NewTLSServer(t, h, false)
+	w.h2, w.trH2 = testnet.NewTLSServer(t, h, true)
 
 	ca := testnet.NewCA(t, "wiretrace leak CA")
 	var wg sync.WaitGroup

@@ -15,6 +15,7 @@ import (
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/codes"
 
+	"github.com/wiretrace/wiretrace/internal/testnet"
 	"github.com/wiretrace/wiretrace/otelhooks"
 )
 
@@ -22,7 +23,7 @@ import (
 // implicit-flow fragment: url.full keeps neither signature nor token.
 func TestTransportScrubsPresignedURL(t *testing.T) {
 	e := newEnv(t)
-	srv := httptest.NewServer(http.HandlerFunc(okHandler))
+	srv := httptest.NewServer(http.HandlerFunc(testnet.OK))
 	defer srv.Close()
 	target := srv.URL + "/o?X-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-Credential=AKIDSECRET%2F20260101&x-amz-signature=SIGSECRET;X-Amz-Security-Token=TOKSECRET#access_token=ATSECRET&state=s"
 	_, _ = get(t, t.Context(), e.client(srv.Client().Transport), target)
@@ -54,11 +55,6 @@ func TestTransportScrubsURLErrorOfBase(t *testing.T) {
 		assert.NotContains(t, allStrings(e.spans()), "SECRET")
 	}
 }
-
-// roundTripperFunc is a base transport made of a function.
-type roundTripperFunc func(*http.Request) (*http.Response, error)
-
-func (f roundTripperFunc) RoundTrip(r *http.Request) (*http.Response, error) { return f(r) }
 
 // TestTransportMalformedHeaderLineNotQuoted pins net/http's error for a
 // response header line without a colon, which quotes the line: the status
