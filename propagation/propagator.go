@@ -97,9 +97,10 @@ func (p *Propagator) Inject(ctx context.Context, req *http.Request) {
 // Cost: one Request, one map, and what the propagator injects; for a sampled
 // span and no baggage, with the W3C propagators, five allocations in all (the
 // map takes two: its header and its table). Nothing is resolved again per
-// request: the options were resolved by New, and the Fields of a global
-// propagator are cached (those of the no-op default, asked each time, cost
-// no allocation). Baggage costs more: it is encoded once to check the limits.
+// request: the options were resolved by New, the zero-setup propagator once,
+// and the Fields of a global propagator are cached. Baggage, when baggage
+// propagation is configured, costs more: it is encoded once to check the
+// limits.
 func (p *Propagator) Clone(ctx context.Context, req *http.Request) *http.Request {
 	if req == nil {
 		return nil
