@@ -10,7 +10,6 @@ import (
 	"net"
 	"net/http"
 	"net/netip"
-	"net/url"
 	"strconv"
 	"strings"
 	"syscall"
@@ -25,14 +24,18 @@ import (
 // Attribute keys of this project, for facts the semantic conventions have no
 // name for. docs/spans.md lists them all.
 const (
-	connReusedKey     = attribute.Key(names.AttrConnReused)
-	connWasIdleKey    = attribute.Key(names.AttrConnWasIdle)
-	connIdleTimeKey   = attribute.Key(names.AttrConnIdleTime)
-	dnsCoalescedKey   = attribute.Key(names.AttrDNSCoalesced)
-	connectWinnerKey  = attribute.Key(names.AttrConnectWinner)
-	bodyDoneKey       = attribute.Key(names.AttrBodyDone)
-	abandonedKey      = attribute.Key(names.AttrAbandoned)
-	errorMessageKey   = attribute.Key(names.AttrErrorMessage)
+	connReusedKey    = attribute.Key(names.AttrConnReused)
+	connWasIdleKey   = attribute.Key(names.AttrConnWasIdle)
+	connIdleTimeKey  = attribute.Key(names.AttrConnIdleTime)
+	dnsCoalescedKey  = attribute.Key(names.AttrDNSCoalesced)
+	connectWinnerKey = attribute.Key(names.AttrConnectWinner)
+	bodyDoneKey      = attribute.Key(names.AttrBodyDone)
+	abandonedKey     = attribute.Key(names.AttrAbandoned)
+	// errorMessageKey is the error text on events, which have no status:
+	// the pinned conventions (v1.43.0) have no key for it. Its value is
+	// scrubbed as a status description is (redact.go).
+	errorMessageKey = attribute.Key(names.AttrErrorMessage)
+	// redactedValue replaces every secret kept out of telemetry.
 	redactedValue     = names.Redacted
 	requestHeaderKey  = names.AttrRequestHeaderPrefix
 	responseHeaderKey = names.AttrResponseHeaderPrefix
@@ -72,15 +75,16 @@ func defaultSpanName(r *http.Request) string {
 	return "HTTP"
 }
 
-// requestAttrs appends the attributes the request span starts with.
-func requestAttrs(attrs []attribute.KeyValue, r *http.Request) []attribute.KeyValue {
+// requestAttrs appends the attributes the request span starts with; s
+// scrubs url.full.
+func requestAttrs(attrs []attribute.KeyValue, r *http.Request, s *scrubber) []attribute.KeyValue {
 	m, known := method(r)
 	if known {
 		attrs = append(attrs, semconv.HTTPRequestMethodKey.String(m))
 	} else {
 		attrs = append(attrs, semconv.HTTPRequestMethodOther, semconv.HTTPRequestMethodOriginal(m))
 	}
-	attrs = append(attrs, semconv.URLFull(redactURL(r.URL)))
+	attrs = append(attrs, semconv.URLFull(s.url(r.URL)))
 	host, port := r.URL.Hostname(), r.URL.Port()
 	if host != "" {
 		attrs = append(attrs, semconv.ServerAddress(host))
@@ -108,67 +112,6 @@ func portNumber(port, scheme string) int {
 		return 0
 	}
 	return p
-}
-
-// sensitiveQueryKeys are query parameters whose values are credentials.
-var sensitiveQueryKeys = []string{"AWSAccessKeyId", "Signature", "sig", "X-Goog-Signature"}
-
-// redactURL returns u as a string without its userinfo and with the values
-// of sensitive query parameters replaced by "REDACTED".
-func redactURL(u *url.URL) string {
-	if u.User == nil && !hasSensitiveQuery(u.RawQuery) {
-		return u.String()
-	}
-	c := *u
-	c.User = nil
-	c.RawQuery = redactQuery(u.RawQuery)
-	return c.String()
-}
-
-func hasSensitiveQuery(q string) bool {
-	if q == "" {
-		return false
-	}
-	if strings.ContainsAny(q, "%+") {
-		// Escaped, a key could hide from the search below.
-		return true
-	}
-	for _, k := range sensitiveQueryKeys {
-		if strings.Contains(q, k) {
-			return true
-		}
-	}
-	return false
-}
-
-// redactQuery replaces the values of sensitive keys in the raw query q,
-// keeping the order and encoding of everything else. Keys are compared after
-// unescaping, so an encoded key is redacted too.
-func redactQuery(q string) string {
-	var b strings.Builder
-	b.Grow(len(q))
-	for i, part := range strings.Split(q, "&") {
-		if i > 0 {
-			b.WriteByte('&')
-		}
-		key, _, hasValue := strings.Cut(part, "=")
-		if k, err := url.QueryUnescape(key); err == nil && isSensitiveQueryKey(k) && hasValue {
-			b.WriteString(key)
-			b.WriteString("=" + redactedValue)
-			continue
-		}
-		b.WriteString(part)
-	}
-	return b.String()
-}
-
-func isSensitiveQueryKey(k string) bool {
-	for _, s := range sensitiveQueryKeys {
-		if k == s {
-			return true
-		}
-	}
-	return false
 }
 
 // protocolVersion returns network.protocol.version for a response.

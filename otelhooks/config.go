@@ -2,7 +2,8 @@ package otelhooks
 
 import (
 	"net/http"
-	"net/textproto"
+	"net/url"
+	"slices"
 	"strings"
 
 	"go.opentelemetry.io/otel/attribute"
@@ -23,15 +24,21 @@ type config struct {
 	noRequestSpan   bool
 	requestHeaders  []string
 	responseHeaders []string
-	redacted        []string
+	redacted        []string // WithRedactedHeaders
 	spanName        func(*http.Request) string
 	filters         []func(*http.Request) bool
 	meterProvider   metric.MeterProvider
 	noMetrics       bool
 
+	// Redaction options (redact.go).
+	queryKeyEdits  []queryKeyEdit
+	redactAllQuery bool
+	urlScrubber    func(*url.URL) string
+
 	// Resolved by newConfig.
 	reqHeaders  []headerKey
 	respHeaders []headerKey
+	scrub       *scrubber
 }
 
 // Option configures [NewTransport], [NewClientTrace] and [InstrumentDialer].
@@ -54,15 +61,9 @@ func newConfig(opts []Option) *config {
 			c = o.apply(c)
 		}
 	}
-	redacted := make(map[string]bool, len(alwaysRedacted)+len(c.redacted))
-	for _, k := range alwaysRedacted {
-		redacted[k] = true
-	}
-	for _, k := range c.redacted {
-		redacted[textproto.CanonicalMIMEHeaderKey(k)] = true
-	}
-	c.reqHeaders = headerKeys(c.requestHeaders, requestHeaderKey, redacted)
-	c.respHeaders = headerKeys(c.responseHeaders, responseHeaderKey, redacted)
+	c.scrub = newScrubber(c.queryKeyEdits, c.redactAllQuery, c.urlScrubber, c.redacted)
+	c.reqHeaders = headerKeys(c.requestHeaders, requestHeaderKey, c.scrub.headers)
+	c.respHeaders = headerKeys(c.responseHeaders, responseHeaderKey, c.scrub.headers)
 	return &c
 }
 
@@ -99,9 +100,11 @@ func WithoutMetrics() Option {
 // WithPropagators sets the propagator that injects the request span's
 // context into outgoing requests, as otelhttp's option of the same name does.
 // Without it, or with nil, the propagation package's default applies: the
-// global propagator once the application has set one, W3C Trace Context and
-// Baggage until then. The other settings of the propagation package (host
-// policy, baggage filters) go through [WithPropagationOptions].
+// global propagator once the application has set one (an empty composite
+// sends nothing), W3C Trace Context alone until then. Baggage is sent only by
+// a propagator that has it, set globally or here, and then within the host
+// policy. The other settings of the propagation package (host policy,
+// baggage filters) go through [WithPropagationOptions].
 func WithPropagators(p otelprop.TextMapPropagator) Option {
 	return optionFunc(func(c config) config {
 		if p != nil {
@@ -151,11 +154,15 @@ func WithoutRequestSpan() Option {
 // span, as net/http sent them (it reports each header line it writes): with
 // the Host, the default User-Agent and the Accept-Encoding it adds, and, on
 // HTTP/2, the ":authority" pseudo-header as Host. A transport that reports
-// no header lines gets the values of the request's Header. Repeated use is
-// additive. Without it, no request header is recorded, and no hook watches
-// the header lines. Authorization, Proxy-Authorization, Cookie, Set-Cookie
-// and the keys given to WithRedactedHeaders are recorded as "REDACTED"; other
-// HTTP/2 pseudo-headers (":path") are never recorded.
+// no header lines gets the values of the request's Header. Keys are trimmed
+// of white space and compared in canonical form, as for WithRedactedHeaders,
+// so " x-api-key" is X-Api-Key. Repeated use is additive. Without it, no
+// request header is recorded, and no hook watches the header lines.
+// Authorization, Proxy-Authorization, Cookie, Set-Cookie and the keys given
+// to WithRedactedHeaders are recorded as "REDACTED"; the values of Location,
+// Content-Location, Referer and Origin, which are URLs, and the URLs in
+// Link, are scrubbed as url.full is; other HTTP/2 pseudo-headers (":path")
+// are never recorded.
 func WithRequestHeaders(keys ...string) Option {
 	return optionFunc(func(c config) config {
 		c.requestHeaders = append(c.requestHeaders, keys...)
@@ -177,11 +184,72 @@ func WithResponseHeaders(keys ...string) Option {
 
 // WithRedactedHeaders adds header keys whose values are always recorded as
 // "REDACTED" when WithRequestHeaders or WithResponseHeaders asks for them,
-// beside Authorization, Proxy-Authorization, Cookie and Set-Cookie. Repeated
-// use is additive.
+// beside Authorization, Proxy-Authorization, Cookie and Set-Cookie, and
+// whose values are removed from error texts. Keys are trimmed of white space
+// and compared in canonical form, as for WithRequestHeaders. Repeated use is
+// additive. Without it, only the four are redacted.
 func WithRedactedHeaders(keys ...string) Option {
 	return optionFunc(func(c config) config {
 		c.redacted = append(c.redacted, keys...)
+		return c
+	})
+}
+
+// The redaction options below shape the scrubbing of URLs: url.full, the
+// URL-valued headers recorded (Location, Content-Location, Referer, Origin),
+// and the URLs in error texts. docs/spans.md, "What is scrubbed", describes
+// all of it.
+
+// WithRedactedQueryKeys adds query parameters whose values are recorded as
+// "REDACTED", beside [DefaultRedactedQueryKeys]. Keys are matched without
+// regard to case, after percent-decoding, in the query (parameters split at
+// '&' and ';') and in a fragment of parameters ("#access_token=…"); empty
+// keys are ignored. Repeated use is additive; with
+// [WithoutRedactedQueryKeys], the options apply in order, so a key removed
+// and then added again is redacted. Without it, the default keys are
+// redacted.
+func WithRedactedQueryKeys(keys ...string) Option {
+	return optionFunc(func(c config) config {
+		c.queryKeyEdits = append(c.queryKeyEdits[:len(c.queryKeyEdits):len(c.queryKeyEdits)], queryKeyEdit{keys: slices.Clone(keys), add: true})
+		return c
+	})
+}
+
+// WithoutRedactedQueryKeys stops redacting the values of the given query
+// parameters, default ones included: WithoutRedactedQueryKeys("code") for
+// an API whose "code" is a product code. Keys are matched as for
+// [WithRedactedQueryKeys], and the two apply in order. Keys that are not
+// redacted are ignored. Without it, every default key is redacted.
+func WithoutRedactedQueryKeys(keys ...string) Option {
+	return optionFunc(func(c config) config {
+		c.queryKeyEdits = append(c.queryKeyEdits[:len(c.queryKeyEdits):len(c.queryKeyEdits)], queryKeyEdit{keys: slices.Clone(keys)})
+		return c
+	})
+}
+
+// WithRedactAllQueryValues records every query and fragment parameter value
+// as "REDACTED", whatever its key, as .NET's HttpClient instrumentation does
+// by default: "?q=shoes&page=2" becomes "?q=REDACTED&page=REDACTED". Keys,
+// and parameters without a value, are kept. Without it, only the values of
+// the redacted keys are replaced.
+func WithRedactAllQueryValues() Option {
+	return optionFunc(func(c config) config {
+		c.redactAllQuery = true
+		return c
+	})
+}
+
+// WithURLScrubber replaces the scrubbing of URLs with f: url.full, the
+// URL-valued headers recorded, and the URLs found in error texts become what
+// f returns. f gets a copy of the URL, which it may modify; it is called on
+// net/http's goroutines, concurrently, and must not block. The secrets of the
+// request (userinfo, the values of the redacted query keys and headers) are
+// still removed from error texts after f. Without it, or with nil, URLs lose
+// their userinfo and the values of the redacted query keys. The last
+// WithURLScrubber wins.
+func WithURLScrubber(f func(*url.URL) string) Option {
+	return optionFunc(func(c config) config {
+		c.urlScrubber = f
 		return c
 	})
 }
@@ -211,15 +279,12 @@ func WithFilter(f func(*http.Request) bool) Option {
 	})
 }
 
-// alwaysRedacted are the canonical header keys whose values never reach a
-// span.
-var alwaysRedacted = []string{"Authorization", "Proxy-Authorization", "Cookie", "Set-Cookie"}
-
 // headerKey is one header to record, resolved once.
 type headerKey struct {
 	canonical string
 	attr      attribute.Key
 	redacted  bool
+	url       bool // a URL-valued header, scrubbed
 }
 
 // headerKeys resolves keys into headerKeys, dropping duplicates and
@@ -228,11 +293,10 @@ func headerKeys(keys []string, prefix string, redacted map[string]bool) []header
 	var out []headerKey
 	seen := make(map[string]bool, len(keys))
 	for _, k := range keys {
-		k = strings.TrimSpace(k)
-		if k == "" || strings.HasPrefix(k, ":") {
+		ck := canonicalHeaderKey(k)
+		if ck == "" || strings.HasPrefix(ck, ":") {
 			continue
 		}
-		ck := textproto.CanonicalMIMEHeaderKey(k)
 		if seen[ck] {
 			continue
 		}
@@ -241,23 +305,32 @@ func headerKeys(keys []string, prefix string, redacted map[string]bool) []header
 			canonical: ck,
 			attr:      attribute.Key(prefix + strings.ToLower(ck)),
 			redacted:  redacted[ck],
+			url:       urlValuedHeaders[ck],
 		})
 	}
 	return out
 }
 
-// appendHeaders appends the recorded headers of h to attrs.
-func appendHeaders(attrs []attribute.KeyValue, keys []headerKey, h http.Header) []attribute.KeyValue {
+// appendHeaders appends the recorded headers of h to attrs, the URL-valued
+// ones scrubbed by s.
+func appendHeaders(attrs []attribute.KeyValue, keys []headerKey, h http.Header, s *scrubber) []attribute.KeyValue {
 	for _, k := range keys {
 		values := h[k.canonical]
 		if len(values) == 0 {
 			continue
 		}
-		if k.redacted {
+		switch {
+		case k.redacted:
 			attrs = append(attrs, k.attr.StringSlice([]string{redactedValue}))
-			continue
+		case k.url:
+			scrubbed := make([]string, len(values))
+			for i, v := range values {
+				scrubbed[i] = s.headerValue(k.canonical, v)
+			}
+			attrs = append(attrs, k.attr.StringSlice(scrubbed))
+		default:
+			attrs = append(attrs, k.attr.StringSlice(values))
 		}
-		attrs = append(attrs, k.attr.StringSlice(values))
 	}
 	return attrs
 }

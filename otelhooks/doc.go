@@ -52,6 +52,20 @@ request span;
 default and always redacted for credentials; [WithSpanNameFormatter] and
 [WithFilter] name and select the requests.
 
+# Secrets
+
+No secret reaches a span, event, status or metric: url.full and the URL-valued
+headers recorded lose their userinfo and the values of the query and fragment
+parameters that carry credentials ([DefaultRedactedQueryKeys]; change the list
+with [WithRedactedQueryKeys] and [WithoutRedactedQueryKeys], redact every value
+with [WithRedactAllQueryValues], or replace the scrubbing with
+[WithURLScrubber]); credential headers are recorded as "REDACTED"
+([WithRedactedHeaders] adds keys); and error texts, as status descriptions and
+wiretrace.error.message attributes, show URLs only scrubbed, never quote a
+header line a server sent, and lose the request's secrets wherever they
+appear. The URL path is recorded as it is. docs/spans.md, "What is scrubbed",
+has the details.
+
 # Cost
 
 A request whose trace is not sampled gets no spans and no attributes, and its

@@ -59,7 +59,7 @@ func TestWithoutSubSpansFailure(t *testing.T) {
 	r := one(t, e.spans(), "GET")
 	connect := eventAttrs(event(t, r, "http.connect.done"))
 	assert.Equal(t, "connection_refused", connect["error.type"].AsString())
-	assert.Contains(t, connect["error.message"].AsString(), "refused")
+	assert.Contains(t, connect["wiretrace.error.message"].AsString(), "refused")
 	getconn := eventAttrs(event(t, r, "http.getconn.done"))
 	assert.Equal(t, "connection_refused", getconn["error.type"].AsString())
 	assert.Equal(t, "connection_refused", attrValue(t, r, "error.type").AsString())

@@ -122,7 +122,7 @@ func (r *request) close(p *phase, at time.Time, err error, description string, a
 	if r.events {
 		switch {
 		case err != nil:
-			attrs = append(attrs, errorMessageKey.String(err.Error()))
+			attrs = append(attrs, errorMessageKey.String(r.cfg.scrub.errText(err, r.req)))
 		case description != "":
 			attrs = append(attrs, errorMessageKey.String(description))
 		}
@@ -136,7 +136,7 @@ func (r *request) close(p *phase, at time.Time, err error, description string, a
 	}
 	switch {
 	case err != nil:
-		span.SetStatus(codes.Error, err.Error())
+		span.SetStatus(codes.Error, r.cfg.scrub.errText(err, r.req))
 	case description != "":
 		span.SetStatus(codes.Error, description)
 	}

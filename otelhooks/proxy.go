@@ -223,7 +223,7 @@ func (r *request) proxyConnectResponse(at time.Time, resp *http.Response, hookEr
 	case hookErr != nil:
 		r.recordProxyConnect(start, at, resp.StatusCode, hookErr, "")
 	case resp.StatusCode != http.StatusOK:
-		r.recordProxyConnect(start, at, resp.StatusCode, nil, "the proxy refused the CONNECT: "+resp.Status)
+		r.recordProxyConnect(start, at, resp.StatusCode, nil, "the proxy refused the CONNECT: "+r.cfg.scrub.text(resp.Status, r.req))
 	default:
 		r.recordProxyConnect(start, at, resp.StatusCode, nil, "")
 	}
@@ -283,7 +283,7 @@ func (r *request) proxyFinish(err error, errType string) {
 		if !p.tlsDone.IsZero() {
 			start = p.tlsDone
 		}
-		r.recordProxyConnect(start, time.Now(), 0, nil, "the proxy refused the CONNECT: "+err.Error())
+		r.recordProxyConnect(start, time.Now(), 0, nil, "the proxy refused the CONNECT: "+r.cfg.scrub.errText(err, r.req))
 	case p.tlsStart.IsZero():
 		// It failed during the exchange (reset, timeout, canceled).
 		r.recordProxyConnect(p.start, time.Now(), 0, err, "")

@@ -320,7 +320,10 @@ func TestTransportProxyConnectThroughHTTPSProxy(t *testing.T) {
 				pc := one(t, spans, "http.proxy_connect")
 				assertSequence(t, one(t, spans, "http.connect"), handshakes[0], pc, handshakes[1])
 				assert.GreaterOrEqual(t, pc.EndTime().Sub(pc.StartTime()), delay)
-				assert.Less(t, pc.EndTime().Sub(pc.StartTime()), delay+50*time.Millisecond)
+				// One request: the bound leaves room for a loaded machine's
+				// scheduling; the interval is pinned by the sequence above and
+				// the lower bound, and its precision by the median test.
+				assert.Less(t, pc.EndTime().Sub(pc.StartTime()), delay+200*time.Millisecond)
 				assert.Equal(t, "localhost", attrValue(t, handshakes[1], "server.address").AsString())
 				if mode.instrumented {
 					assert.Equal(t, int64(200), attrValue(t, pc, "http.response.status_code").AsInt64())

@@ -413,7 +413,7 @@ func (r *request) putIdleConn(err error) {
 		return
 	}
 	// A pool error is not a request error: the response was delivered.
-	r.pointEvent(nil, eventPutIdleConn, errorMessageKey.String(err.Error()))
+	r.pointEvent(nil, eventPutIdleConn, errorMessageKey.String(r.cfg.scrub.errText(err, r.req)))
 }
 
 func (r *request) dnsStart(info clienttrace.DNSStartInfo) {
@@ -690,7 +690,7 @@ func (r *request) got1xxResponse(code int, header textproto.MIMEHeader) error {
 	}
 	r.informational = true
 	attrs := append(r.attrs(), semconv.HTTPResponseStatusCode(code))
-	attrs = appendHeaders(attrs, r.cfg.respHeaders, http.Header(header))
+	attrs = appendHeaders(attrs, r.cfg.respHeaders, http.Header(header), r.cfg.scrub)
 	r.pointEvent(nil, eventInformational, attrs...)
 	return nil
 }
@@ -828,12 +828,12 @@ func (r *request) finish(err error, errType string, body *clienttrace.BodyDoneIn
 	if !r.ownsSpan {
 		return
 	}
-	attrs := requestAttrs(r.attrs(), r.req)
+	attrs := requestAttrs(r.attrs(), r.req, r.cfg.scrub)
 	sent := r.req.Header
 	if r.sentHeaders != nil {
 		sent = r.sentHeaders
 	}
-	attrs = appendHeaders(attrs, r.cfg.reqHeaders, sent)
+	attrs = appendHeaders(attrs, r.cfg.reqHeaders, sent, r.cfg.scrub)
 	if n := r.attempts - 1 + redirects(r.req); n > 0 {
 		attrs = append(attrs, semconv.HTTPRequestResendCount(n))
 	}
@@ -848,17 +848,17 @@ func (r *request) finish(err error, errType string, body *clienttrace.BodyDoneIn
 			attrs = append(attrs, semconv.ErrorTypeKey.String(strconv.Itoa(resp.StatusCode)))
 			r.span.SetStatus(codes.Error, "")
 		}
-		attrs = appendHeaders(attrs, r.cfg.respHeaders, resp.Header)
+		attrs = appendHeaders(attrs, r.cfg.respHeaders, resp.Header, r.cfg.scrub)
 	}
 	switch {
 	case err != nil:
 		attrs = append(attrs, semconv.ErrorTypeKey.String(errType))
-		r.span.SetStatus(codes.Error, err.Error())
+		r.span.SetStatus(codes.Error, r.cfg.scrub.errText(err, r.req))
 	case bodyErr != nil:
 		// The body failed (a read, or a write to a 101 response's
 		// body): so did the request, as otelhttp and the metrics have it.
 		attrs = append(attrs, semconv.ErrorTypeKey.String(errType))
-		r.span.SetStatus(codes.Error, bodyErr.Error())
+		r.span.SetStatus(codes.Error, r.cfg.scrub.errText(bodyErr, r.req))
 	}
 	if body != nil {
 		attrs = appendBodySize(attrs, r.resp, body.BytesRead)

@@ -118,7 +118,7 @@ func TestInjectBaggageLimits(t *testing.T) {
 			var first []string
 			for range 3 {
 				req := newRequest(t, "http://127.0.0.1/")
-				propagation.Inject(ctx, req)
+				propagation.Inject(ctx, req, withBaggage)
 				vs := req.Header.Values("Baggage")
 				if tt.wantKeys == nil {
 					require.Empty(t, vs, "never an empty baggage field")
@@ -148,7 +148,7 @@ func TestInjectBaggageEncoding(t *testing.T) {
 	b, err := baggage.New(member("q", "a b,c;d=é%"))
 	require.NoError(t, err)
 	req := newRequest(t, "http://127.0.0.1/")
-	propagation.Inject(baggage.ContextWithBaggage(context.Background(), b), req)
+	propagation.Inject(baggage.ContextWithBaggage(context.Background(), b), req, withBaggage)
 
 	got, err := baggage.Parse(req.Header.Get("Baggage"))
 	require.NoError(t, err)

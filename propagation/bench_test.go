@@ -42,8 +42,8 @@ func benchBaggage(b *testing.B) baggage.Baggage {
 func BenchmarkClone(b *testing.B) {
 	span := contextWithSpan(context.Background())
 	spanBaggage := baggage.ContextWithBaggage(span, benchBaggage(b))
-	trusted := propagation.New(propagation.WithHostPolicy(propagation.TrustedHosts("*.example.com")))
-	untrusted := propagation.New(propagation.WithHostPolicy(propagation.TrustedHosts("*.internal.example")))
+	trusted := propagation.New(withBaggage, propagation.WithHostPolicy(propagation.TrustedHosts("*.example.com")))
+	untrusted := propagation.New(withBaggage, propagation.WithHostPolicy(propagation.TrustedHosts("*.internal.example")))
 	w3c := otelpropagation.NewCompositeTextMapPropagator(otelpropagation.TraceContext{}, otelpropagation.Baggage{})
 
 	cases := []struct {
@@ -52,7 +52,8 @@ func BenchmarkClone(b *testing.B) {
 		p    *propagation.Propagator
 	}{
 		{"ctx=span", span, propagation.New()},
-		{"ctx=span+baggage", spanBaggage, propagation.New()},
+		{"ctx=span+baggage", spanBaggage, propagation.New(withBaggage)},
+		{"ctx=span+baggage/default", spanBaggage, propagation.New()},
 		{"ctx=span+baggage/policy=trusted", spanBaggage, trusted},
 		{"ctx=span+baggage/policy=untrusted", spanBaggage, untrusted},
 	}

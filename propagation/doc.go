@@ -7,8 +7,10 @@ spans join the client's trace.
 It builds on the propagators of OpenTelemetry's propagation package, called
 otelpropagation here, and makes them right by default:
 
-  - With no setup, traces connect: while the application has not set a
-    global propagator, W3C Trace Context and W3C Baggage are used.
+  - With no setup, traces connect and nothing private leaves: while the
+    application has not set a global propagator, W3C Trace Context is sent,
+    and no baggage. An application that sets one, an empty one included, is
+    honored.
   - Each hop of a redirect chain, and each retry, carries its own span's
     traceparent: stale copies are replaced, never repeated.
   - A host policy decides which destinations receive the trace context and
@@ -29,8 +31,9 @@ Wrap the transport of an http.Client with [NewTransport]:
 	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
 	resp, err := client.Do(req)
 
-Every request sent carries the trace context and baggage of its own context,
-set on a copy of the request. wiretrace's otelhooks.NewTransport does this
+Every request sent carries the trace context of its own context, and its
+baggage once baggage propagation is configured, set on a copy of the
+request. wiretrace's otelhooks.NewTransport does this
 for the spans it creates, with a [Propagator] of its own.
 
 To set the headers on a request yourself, use [Inject], or build a
@@ -55,10 +58,19 @@ handler has no reason to answer with one.
 # Which propagator
 
 Without [WithPropagators], the propagator is chosen at each request: the
-global one, set with otel.SetTextMapPropagator, if the application has set
-one, and W3C Trace Context plus W3C Baggage while the global is the no-op
-default (whose Fields are empty). A global propagator set after the
-transport is built is honored from the next request on.
+global one, set with otel.SetTextMapPropagator, once the application has set
+one, whatever it is: an empty composite, the usual way to switch propagation
+off, sends nothing. Until then, W3C Trace Context is injected and no baggage,
+and extraction reads W3C Trace Context and W3C Baggage. A global propagator
+set after the transport is built is honored from the next request on.
+
+Baggage is sent only when the application asks for it, with one line:
+
+	otel.SetTextMapPropagator(otelpropagation.NewCompositeTextMapPropagator(
+		otelpropagation.TraceContext{}, otelpropagation.Baggage{}))
+
+or with the same propagator given to [WithPropagators]; then within the host
+policy.
 
 Before injecting, every header field the propagator owns, its Fields, is
 deleted from the request's copy, whatever its case: the context is the only
@@ -67,8 +79,9 @@ the context's, or removed when the context has no span.
 
 # Host policy
 
-By default every destination receives everything. Baggage often carries
-user or tenant identifiers; to keep it inside your own services, give a
+By default every destination receives everything the propagator injects.
+Once baggage propagation is on, baggage, which often carries user or tenant
+identifiers, goes to every host; to keep it inside your own services, give a
 policy:
 
 	propagation.NewTransport(nil, propagation.WithHostPolicy(

@@ -7,6 +7,7 @@ import (
 	"net/http/httptest"
 
 	"go.opentelemetry.io/otel/baggage"
+	otelpropagation "go.opentelemetry.io/otel/propagation"
 	"go.opentelemetry.io/otel/trace"
 
 	"github.com/wiretrace/wiretrace/propagation"
@@ -31,13 +32,14 @@ func ExampleNewTransport() {
 		ctx := propagation.Extract(r.Context(), r)
 		parent := trace.SpanContextFromContext(ctx)
 		fmt.Println("server: trace", parent.TraceID(), "parent span", parent.SpanID())
-		fmt.Println("server: tenant", baggage.FromContext(ctx).Member("tenant").Value())
+		fmt.Println("server: baggage members", baggage.FromContext(ctx).Len())
 	}))
 	defer srv.Close()
 	base := &http.Transport{}
 	defer base.CloseIdleConnections()
 
-	// With no global propagator set, W3C Trace Context and Baggage are used.
+	// With no global propagator set, W3C Trace Context is sent, and no
+	// baggage: that takes otel.SetTextMapPropagator or WithPropagators.
 	client := &http.Client{Transport: propagation.NewTransport(base)}
 	req, _ := http.NewRequestWithContext(exampleContext(), http.MethodGet, srv.URL, nil)
 	resp, err := client.Do(req)
@@ -49,13 +51,17 @@ func ExampleNewTransport() {
 	fmt.Println("client: own header untouched:", len(req.Header) == 0)
 	// Output:
 	// server: trace 0af7651916cd43dd8448eb211c80319c parent span b7ad6b7169203331
-	// server: tenant acme
+	// server: baggage members 0
 	// client: own header untouched: true
 }
 
 func ExampleNew() {
-	// Built once, used for every request: the baggage stays inside.
-	p := propagation.New(propagation.WithHostPolicy(propagation.TrustedHosts("*.internal.example")))
+	// Built once, used for every request: baggage propagation on, and the
+	// baggage stays inside.
+	p := propagation.New(
+		propagation.WithPropagators(otelpropagation.NewCompositeTextMapPropagator(
+			otelpropagation.TraceContext{}, otelpropagation.Baggage{})),
+		propagation.WithHostPolicy(propagation.TrustedHosts("*.internal.example")))
 
 	ctx := exampleContext()
 	for _, u := range []string{"http://billing.internal.example/charge", "https://api.partner.example/v1/quote"} {
@@ -79,12 +85,14 @@ func ExampleInject() {
 	// A stale value, as http.Client copies onto redirects, is replaced.
 	req.Header.Set("Traceparent", "00-11111111111111111111111111111111-2222222222222222-01")
 
+	// The context has baggage too, but by default only the trace context
+	// is sent.
 	propagation.Inject(exampleContext(), req)
 	fmt.Println(req.Header.Values("Traceparent"))
 	fmt.Println(req.Header.Values("Baggage"))
 	// Output:
 	// [00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01]
-	// [tenant=acme]
+	// []
 }
 
 func ExampleExtract() {

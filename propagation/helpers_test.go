@@ -33,24 +33,33 @@ func newTracer(t *testing.T) (trace.Tracer, *tracetest.SpanRecorder) {
 	return tp.Tracer("propagation_test"), rec
 }
 
+// withBaggage is the option that turns baggage propagation on: W3C Trace
+// Context and W3C Baggage. Without it, or a global propagator that sends
+// baggage, none is sent.
+var withBaggage = propagation.WithPropagators(otelpropagation.NewCompositeTextMapPropagator(
+	otelpropagation.TraceContext{}, otelpropagation.Baggage{}))
+
+// unsetGlobal is OpenTelemetry's default global propagator, taken before any
+// test sets one.
+var unsetGlobal = otel.GetTextMapPropagator()
+
 // setGlobalPropagator sets the global propagator for the duration of the
 // test. Tests that call it must not be parallel.
 //
-// The cleanup cannot put back the no-op default: OpenTelemetry makes that
-// default delegate to the first propagator ever set, so it would now inject.
-// It sets an empty composite instead, whose Fields are empty like the
-// default's, which is what the package looks at.
+// The cleanup puts back OpenTelemetry's default, which the package takes for
+// "not set" by its identity: that default now delegates to the first
+// propagator ever set, but the package never calls it.
 func setGlobalPropagator(tb testing.TB, p otelpropagation.TextMapPropagator) {
 	tb.Helper()
 	otel.SetTextMapPropagator(p)
-	tb.Cleanup(func() { otel.SetTextMapPropagator(otelpropagation.NewCompositeTextMapPropagator()) })
+	tb.Cleanup(func() { otel.SetTextMapPropagator(unsetGlobal) })
 }
 
 // requireNoGlobalPropagator fails the test unless the global propagator is
-// the no-op default, or as good as it.
+// OpenTelemetry's default: the application has not set one.
 func requireNoGlobalPropagator(tb testing.TB) {
 	tb.Helper()
-	require.Empty(tb, otel.GetTextMapPropagator().Fields(), "the global propagator is a no-op")
+	require.Same(tb, unsetGlobal, otel.GetTextMapPropagator(), "the global propagator is not set")
 }
 
 // bag returns baggage of the given "key=value" members.

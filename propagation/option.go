@@ -84,10 +84,18 @@ func newConfig(opts []Option) config {
 // otelpropagation.Baggage{}).
 //
 // Without this option, or with a nil p, the propagator is resolved at every
-// request: the global one, [otel.GetTextMapPropagator], when the application
-// has set one, and W3C Trace Context plus W3C Baggage while the global is
-// still the no-op default (its Fields are empty). The last WithPropagators
-// wins.
+// request: the global one, [otel.GetTextMapPropagator], once the application
+// has set one with otel.SetTextMapPropagator, whatever it is (an empty
+// composite, the usual way to switch propagation off, sends and extracts
+// nothing); until then, W3C Trace Context alone to inject, so that no
+// baggage is sent unless the application asks for it, and W3C Trace Context
+// plus W3C Baggage to extract. To send baggage, set a propagator that has
+// it, globally or with this option:
+//
+//	propagation.WithPropagators(otelpropagation.NewCompositeTextMapPropagator(
+//		otelpropagation.TraceContext{}, otelpropagation.Baggage{}))
+//
+// The last WithPropagators wins.
 //
 // p's Fields are read once, when the Propagator is built, and must list every
 // header p injects: they are the fields deleted before each injection. A
@@ -110,10 +118,12 @@ func WithPropagators(p otelpropagation.TextMapPropagator) Option {
 // may be empty when the URL has none. The policy is evaluated anew for every
 // request and so for every hop of a redirect chain, on the hop's own host.
 //
-// Without this option, or with a nil f, everything is sent everywhere: every
-// destination receives the trace context and all the baggage. Baggage often
-// carries user or tenant identifiers; use [TrustedHosts] to keep it inside
-// your own services. The last WithHostPolicy wins.
+// Without this option, or with a nil f, everything the propagator injects is
+// sent everywhere: with zero setup the trace context alone, and once baggage
+// propagation is configured (see [WithPropagators]) all the baggage to every
+// destination. Baggage often carries user or tenant identifiers; use
+// [TrustedHosts] to keep it inside your own services. The last WithHostPolicy
+// wins.
 //
 // f may be called concurrently from many goroutines and must not block.
 // Extract does not use it.

@@ -46,10 +46,13 @@ func TestOtelhooksServerContinuesTheTrace(t *testing.T) {
 	tests := []struct {
 		name   string
 		global otelpropagation.TextMapPropagator
+		// members is the baggage the server gets: none unless the
+		// application configured baggage propagation.
+		members []string
 	}{
 		{name: "no global propagator"},
 		{name: "global propagator set", global: otelpropagation.NewCompositeTextMapPropagator(
-			otelpropagation.TraceContext{}, otelpropagation.Baggage{})},
+			otelpropagation.TraceContext{}, otelpropagation.Baggage{}), members: []string{"tenant=acme"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -75,7 +78,7 @@ func TestOtelhooksServerContinuesTheTrace(t *testing.T) {
 			assert.Equal(t, root.SpanContext().TraceID(), obs.Parent.TraceID(), "one trace")
 			assert.Equal(t, reqSpans[0].SpanContext().SpanID(), obs.Parent.SpanID(), "the request span is the server's parent")
 			assert.True(t, obs.Parent.IsRemote())
-			assert.Equal(t, []string{"tenant=acme"}, obs.Members)
+			assert.Equal(t, tt.members, obs.Members)
 		})
 	}
 }
@@ -128,7 +131,7 @@ func TestOtelhooksRedirectHopsCarryTheirOwnSpans(t *testing.T) {
 func TestOtelhooksHostPolicy(t *testing.T) {
 	internal := newObserver(t, nil)
 	external := newObserver(t, nil)
-	client, tp, _ := otelhooksClient(t, otelhooks.WithPropagationOptions(
+	client, tp, _ := otelhooksClient(t, otelhooks.WithPropagationOptions(withBaggage,
 		propagation.WithHostPolicy(propagation.TrustedHosts("localhost"))))
 
 	ctx, root := tp.Tracer("test").Start(t.Context(), "root")

@@ -67,7 +67,7 @@ func (p *Propagator) Inject(ctx context.Context, req *http.Request) {
 	if ctx == nil {
 		ctx = req.Context()
 	}
-	r := p.resolve()
+	r := p.resolve(false)
 	if req.Header == nil {
 		req.Header = make(http.Header)
 	}
@@ -97,9 +97,10 @@ func (p *Propagator) Inject(ctx context.Context, req *http.Request) {
 // Cost: one Request, one map, and what the propagator injects; for a sampled
 // span and no baggage, with the W3C propagators, five allocations in all (the
 // map takes two: its header and its table). Nothing is resolved again per
-// request: the options were resolved by New, and the Fields of a global
-// propagator are cached (those of the no-op default, asked each time, cost
-// no allocation). Baggage costs more: it is encoded once to check the limits.
+// request: the options were resolved by New, the zero-setup propagator once,
+// and the Fields of a global propagator are cached. Baggage, when baggage
+// propagation is configured, costs more: it is encoded once to check the
+// limits.
 func (p *Propagator) Clone(ctx context.Context, req *http.Request) *http.Request {
 	if req == nil {
 		return nil
@@ -115,7 +116,7 @@ func (p *Propagator) Clone(ctx context.Context, req *http.Request) *http.Request
 		r2.Header = req.Header.Clone()
 		return r2
 	}
-	r := p.resolve()
+	r := p.resolve(false)
 	h := make(http.Header, len(req.Header)+len(r.fields))
 	for k, v := range req.Header {
 		if !r.owns(k) {
@@ -143,7 +144,7 @@ func (p *Propagator) inject(ctx context.Context, r resolved, h http.Header, u *u
 	// context, no propagator sends baggage; with an invalid span context,
 	// none sends a trace context.
 	ictx := ctx
-	if b := baggage.FromContext(ctx); b.Len() > 0 {
+	if b := baggage.FromContext(ctx); b.Len() > 0 && !r.noBaggage {
 		if policy&SendBaggage == 0 {
 			ictx = baggage.ContextWithoutBaggage(ictx)
 		} else if nb, changed := limitBaggage(b, p.filters); changed {
@@ -191,7 +192,7 @@ func (p *Propagator) Extract(ctx context.Context, req *http.Request) context.Con
 	if p == nil {
 		p = &zero
 	}
-	return p.resolve().prop.Extract(ctx, extractCarrier(req.Header))
+	return p.resolve(true).prop.Extract(ctx, extractCarrier(req.Header))
 }
 
 // Inject is New(opts...).Inject(ctx, req). To inject many requests, build
@@ -217,10 +218,11 @@ func newOrZero(opts []Option) *Propagator {
 	return New(opts...)
 }
 
-// resolve returns the propagator to use now, with its fields.
-func (p *Propagator) resolve() resolved {
+// resolve returns the propagator to use now, with its fields: to extract, or
+// to inject.
+func (p *Propagator) resolve(extract bool) resolved {
 	if p.static == nil {
-		return resolveDefault()
+		return resolveDefault(extract)
 	}
 	if p.static.fields == nil {
 		// Fields were empty when p was built: p.static may be a
@@ -235,6 +237,9 @@ func (p *Propagator) resolve() resolved {
 type resolved struct {
 	prop   otelpropagation.TextMapPropagator
 	fields []string
+	// noBaggage is whether prop is known never to inject baggage, so that
+	// the baggage need not be filtered and limited first.
+	noBaggage bool
 }
 
 func newResolved(p otelpropagation.TextMapPropagator) resolved {

@@ -35,13 +35,20 @@ func TestInjectReplacesOwnedFields(t *testing.T) {
 			name:   "no span removes the stale fields",
 			header: http.Header{"Traceparent": {staleTraceparent}, "Baggage": {"a=1"}},
 			ctx:    context.Background(),
+			opts:   []propagation.Option{withBaggage},
 			want:   http.Header{},
+		},
+		{
+			name:   "without baggage propagation a baggage set by hand is the caller's",
+			header: http.Header{"Traceparent": {staleTraceparent}, "Baggage": {"a=1"}},
+			ctx:    context.Background(),
+			want:   http.Header{"Baggage": {"a=1"}},
 		},
 		{
 			name:   "SendNothing removes the fields set by hand",
 			header: http.Header{"Traceparent": {staleTraceparent}, "Baggage": {"a=1"}},
 			ctx:    contextWithSpan(context.Background()),
-			opts:   []propagation.Option{propagation.WithHostPolicy(func(string) propagation.Policy { return propagation.SendNothing })},
+			opts:   []propagation.Option{withBaggage, propagation.WithHostPolicy(func(string) propagation.Policy { return propagation.SendNothing })},
 			want:   http.Header{},
 		},
 		{
@@ -144,7 +151,7 @@ func TestClone(t *testing.T) {
 	req.Header["traceparent"] = []string{staleTraceparent}
 	want := req.Header.Clone()
 
-	clone := propagation.New().Clone(ctx, req)
+	clone := propagation.New(withBaggage).Clone(ctx, req)
 	assert.Equal(t, want, req.Header, "req's header is unchanged")
 	assert.Equal(t, context.Background(), req.Context())
 	assert.Equal(t, ctx, clone.Context())
@@ -243,7 +250,7 @@ func TestWithBaggageFilter(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			req := newRequest(t, "http://127.0.0.1/")
-			propagation.Inject(ctx, req, tt.opts...)
+			propagation.Inject(ctx, req, append([]propagation.Option{withBaggage}, tt.opts...)...)
 			if tt.want == nil {
 				assert.NotContains(t, req.Header, "Baggage", "never an empty baggage field")
 				return
@@ -257,16 +264,21 @@ func TestWithBaggageFilter(t *testing.T) {
 }
 
 func TestBaggageFilterNotCalledWithoutBaggagePolicy(t *testing.T) {
+	requireNoGlobalPropagator(t)
 	calls := 0
-	p := propagation.New(
-		propagation.WithHostPolicy(propagation.TrustedHosts("trusted.example")),
-		propagation.WithBaggageFilter(func(baggage.Member) bool { calls++; return true }),
-	)
+	filter := propagation.WithBaggageFilter(func(baggage.Member) bool { calls++; return true })
+	policy := propagation.WithHostPolicy(propagation.TrustedHosts("trusted.example"))
 	ctx := baggage.ContextWithBaggage(context.Background(), bag(t, "a=1"))
+
+	p := propagation.New(withBaggage, policy, filter)
 	p.Inject(ctx, newRequest(t, "http://untrusted.example/"))
 	assert.Zero(t, calls, "no baggage is sent, so none is filtered")
 	p.Inject(ctx, newRequest(t, "http://trusted.example/"))
 	assert.Equal(t, 1, calls)
+
+	calls = 0
+	propagation.New(policy, filter).Inject(ctx, newRequest(t, "http://trusted.example/"))
+	assert.Zero(t, calls, "zero setup sends no baggage, so none is filtered")
 }
 
 func TestPolicyString(t *testing.T) {

@@ -21,6 +21,8 @@ import (
 // staleTraceparent belongs to a trace that no test starts.
 const staleTraceparent = "00-11111111111111111111111111111111-2222222222222222-01"
 
+// TestTransportDefaultPropagatorConnectsTraces pins the zero-setup default:
+// the trace context goes out, the baggage does not.
 func TestTransportDefaultPropagatorConnectsTraces(t *testing.T) {
 	requireNoGlobalPropagator(t)
 	tracer, rec := newTracer(t)
@@ -47,7 +49,8 @@ func TestTransportDefaultPropagatorConnectsTraces(t *testing.T) {
 	assert.Equal(t, span.SpanContext().SpanID(), obs.Parent.SpanID())
 	assert.True(t, obs.Parent.IsRemote())
 	assert.True(t, obs.Parent.IsSampled())
-	assert.Equal(t, []string{"tenant=acme"}, obs.Members)
+	assert.Empty(t, obs.Baggage, "no baggage without baggage propagation configured")
+	assert.Empty(t, obs.Members)
 
 	require.Len(t, rec.Ended(), 1)
 	serverSpans := serverRec.Ended()
@@ -174,6 +177,88 @@ func TestTransportRetryEachAttemptCarriesItsOwnSpan(t *testing.T) {
 }
 
 // want says what a destination must receive.
+// TestTransportEmptyGlobalPropagatorSendsNothing pins that an application
+// that switches propagation off the usual way, with an empty composite as the
+// global propagator, is honored: neither trace context nor baggage goes
+// out, and stale copies set by hand stay the caller's. Not parallel: it
+// changes the global propagator.
+func TestTransportEmptyGlobalPropagatorSendsNothing(t *testing.T) {
+	tracer, _ := newTracer(t)
+	srv := newObserver(t, nil)
+	client := newClient(t, func(base http.RoundTripper) http.RoundTripper {
+		return propagation.NewTransport(base)
+	})
+	setGlobalPropagator(t, otelpropagation.NewCompositeTextMapPropagator())
+	for i := range 2 { // the second request uses the cached fields
+		ctx := baggage.ContextWithBaggage(t.Context(), bag(t, "user.id=12345"))
+		ctx, span := tracer.Start(ctx, "GET")
+		get(t, client, newRequest(t, srv.URL).WithContext(ctx))
+		span.End()
+		obs := srv.observations()[i]
+		assert.Empty(t, obs.Traceparent, "request %d: no trace context", i)
+		assert.Empty(t, obs.Tracestate, "request %d", i)
+		assert.Empty(t, obs.Baggage, "request %d: no baggage", i)
+	}
+}
+
+// TestTransportBaggageOnlyWhenConfigured pins where baggage goes: nowhere
+// with zero setup, to every host once the application set a global
+// propagator with baggage, and within the host policy then.
+func TestTransportBaggageOnlyWhenConfigured(t *testing.T) {
+	tracer, _ := newTracer(t)
+	trusted := newObserver(t, nil)
+	external := newObserver(t, nil)
+	send := func(t *testing.T, opts ...propagation.Option) (trace.SpanContext, observation, observation) {
+		t.Helper()
+		client := newClient(t, func(base http.RoundTripper) http.RoundTripper {
+			return propagation.NewTransport(base, opts...)
+		})
+		ctx := baggage.ContextWithBaggage(t.Context(), bag(t, "tenant=acme", "user=alice"))
+		ctx, span := tracer.Start(ctx, "GET")
+		defer span.End()
+		for _, o := range []*observer{trusted, external} {
+			o.mu.Lock()
+			o.seen = nil
+			o.mu.Unlock()
+		}
+		get(t, client, newRequest(t, "http://localhost:"+port(t, trusted.URL)+"/").WithContext(ctx))
+		get(t, client, newRequest(t, external.URL).WithContext(ctx))
+		return span.SpanContext(), trusted.only(t), external.only(t)
+	}
+	policy := propagation.WithHostPolicy(propagation.TrustedHosts("localhost"))
+
+	t.Run("zero setup", func(t *testing.T) {
+		requireNoGlobalPropagator(t)
+		sc, in, ex := send(t)
+		assertReceived(t, propagation.SendTraceContext, in, sc, "trusted host")
+		assertReceived(t, propagation.SendTraceContext, ex, sc, "external host")
+	})
+	t.Run("zero setup with a host policy", func(t *testing.T) {
+		requireNoGlobalPropagator(t)
+		sc, in, ex := send(t, policy)
+		assertReceived(t, propagation.SendTraceContext, in, sc, "a policy alone does not turn baggage on")
+		assertReceived(t, propagation.SendTraceContext, ex, sc, "external host")
+	})
+	t.Run("global with baggage", func(t *testing.T) {
+		setGlobalPropagator(t, otelpropagation.NewCompositeTextMapPropagator(otelpropagation.TraceContext{}, otelpropagation.Baggage{}))
+		sc, in, ex := send(t)
+		assertReceived(t, propagation.SendAll, in, sc, "trusted host")
+		assertReceived(t, propagation.SendAll, ex, sc, "external host: no policy, everything everywhere")
+	})
+	t.Run("global with baggage and a host policy", func(t *testing.T) {
+		setGlobalPropagator(t, otelpropagation.NewCompositeTextMapPropagator(otelpropagation.TraceContext{}, otelpropagation.Baggage{}))
+		sc, in, ex := send(t, policy)
+		assertReceived(t, propagation.SendAll, in, sc, "trusted host")
+		assertReceived(t, propagation.SendTraceContext, ex, sc, "external host")
+	})
+	t.Run("option with baggage and a host policy", func(t *testing.T) {
+		requireNoGlobalPropagator(t)
+		sc, in, ex := send(t, withBaggage, policy)
+		assertReceived(t, propagation.SendAll, in, sc, "trusted host")
+		assertReceived(t, propagation.SendTraceContext, ex, sc, "external host")
+	})
+}
+
 func assertReceived(t *testing.T, want propagation.Policy, obs observation, span trace.SpanContext, msg string) {
 	t.Helper()
 	if want&propagation.SendTraceContext != 0 {
@@ -202,7 +287,7 @@ func TestTransportHostPolicy(t *testing.T) {
 		wantExternal propagation.Policy
 	}{
 		{
-			name:        "default sends everything everywhere",
+			name:        "default policy sends everything everywhere",
 			wantTrusted: propagation.SendAll, wantExternal: propagation.SendAll,
 		},
 		{
@@ -244,7 +329,7 @@ func TestTransportHostPolicy(t *testing.T) {
 			trustedSrv := newObserver(t, nil)
 			externalSrv := newObserver(t, nil)
 			client := newClient(t, func(base http.RoundTripper) http.RoundTripper {
-				return propagation.NewTransport(base, tt.opts...)
+				return propagation.NewTransport(base, append([]propagation.Option{withBaggage}, tt.opts...)...)
 			})
 			ctx := baggage.ContextWithBaggage(t.Context(), bag(t, "tenant=acme", "user=alice"))
 			ctx, span := tracer.Start(ctx, "GET")
@@ -270,7 +355,7 @@ func TestTransportHostPolicyPerRedirectHop(t *testing.T) {
 	})
 	hops := &spanPerHop{tracer: tracer}
 	client := newClient(t, func(base http.RoundTripper) http.RoundTripper {
-		hops.next = propagation.NewTransport(base, propagation.WithHostPolicy(propagation.TrustedHosts("localhost")))
+		hops.next = propagation.NewTransport(base, withBaggage, propagation.WithHostPolicy(propagation.TrustedHosts("localhost")))
 		return hops
 	})
 	ctx := baggage.ContextWithBaggage(t.Context(), bag(t, "tenant=acme", "user=alice"))
@@ -319,7 +404,7 @@ func TestTransportLeavesRequestUnchanged(t *testing.T) {
 		return propagation.NewTransport(roundTripFunc(func(req *http.Request) (*http.Response, error) {
 			req.Header.Add("X-Keep", "added by base")
 			return base.RoundTrip(req)
-		}))
+		}), withBaggage)
 	})
 
 	ctx := baggage.ContextWithBaggage(t.Context(), bag(t, "tenant=acme"))

@@ -286,7 +286,7 @@ func abandoned(n *node) bool {
 	return a
 }
 
-// errorText is the status description, else error.message, else
+// errorText is the status description, else wiretrace.error.message, else
 // error.type, else "error".
 func errorText(n *node) string {
 	return cmp.Or(n.status.Description, n.attrs.str(names.AttrErrorMessage), n.attrs.str(semconv.ErrorTypeKey), "error")

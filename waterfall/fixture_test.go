@@ -171,7 +171,7 @@ func warmReused() *fixture {
 	)
 	req.Events = []sdktrace.Event{
 		event("http.first_response_byte", 18.1),
-		event("http.put_idle_conn", 21.2, attribute.String("error.message", "http: putIdleConn: too many idle connections")),
+		event("http.put_idle_conn", 21.2, attribute.String("wiretrace.error.message", "http: putIdleConn: too many idle connections")),
 	}
 	f.add(req, "http.getconn", 0.02, 0.07, append(gotConn("93.184.216.34", 443, true, true),
 		attribute.Float64("wiretrace.conn.idle_time_s", 3.25))...)
@@ -309,7 +309,7 @@ func eventsMode() *fixture {
 			attribute.String("wiretrace.body.done", "eof")),
 		event("http.connect.done", 41.0, append(connect("ipv6", "::1", 8443, false),
 			attribute.String("error.type", "*net.OpError"),
-			attribute.String("error.message", "dial tcp [::1]:8443: i/o timeout"))...),
+			attribute.String("wiretrace.error.message", "dial tcp [::1]:8443: i/o timeout"))...),
 	}
 	return f
 }

@@ -291,8 +291,8 @@ func addEventRows(n *node, events []sdktrace.Event) {
 	}
 }
 
-// eventError is the error an event reports: its error.message, else its
-// error.type, else "".
+// eventError is the error an event reports: its wiretrace.error.message,
+// else its error.type, else "".
 func eventError(a attrs) string {
 	if msg := a.str(names.AttrErrorMessage); msg != "" {
 		return msg

@@ -81,9 +81,11 @@ const (
 	// AttrBodyDecodedSize is the size of a body net/http decoded, in place
 	// of http.response.body.size.
 	AttrBodyDecodedSize = "wiretrace.response.body.decoded_size"
-	// AttrErrorMessage is the error's text on the done event of a failed
-	// phase, where an event has no status to carry it.
-	AttrErrorMessage = "error.message"
+	// AttrErrorMessage is the error's text, scrubbed, on the done event of
+	// a failed phase, where an event has no status to carry it, and on
+	// http.put_idle_conn. Neither the pinned semantic conventions (v1.43.0)
+	// nor this project named it before: it is in the wiretrace namespace.
+	AttrErrorMessage = "wiretrace.error.message"
 
 	// The kernel's view of an instrumented connection.
 	AttrTCPRTT         = "wiretrace.tcp.rtt_s"
