@@ -25,23 +25,24 @@ const defaultMaxRedirs = 10
 
 // options are the parsed command line.
 type options struct {
-	method   string      // -X; "" means GET, HEAD with -I, or POST with a body
-	header   http.Header // -H, in the order given
-	host     string      // -H "Host: …", which net/http takes from Request.Host
-	body     []byte      // -d
-	hasBody  bool
-	user     *url.Userinfo // -u user:password; never shown
-	head     bool          // -I: HEAD, no body
-	insecure bool          // -k
-	count    int           // -n
-	timeout  time.Duration // -timeout, -m; 0 means none
-	http1    bool          // -http1: HTTP/1.1 only
-	http2    bool          // -http2: HTTP/2 only
-	json     bool          // -json
-	otlp     *otlpTarget   // -otlp, -otlp-protocol and the environment; nil for none
-	service  string        // -service, or "" to take OTEL_SERVICE_NAME or the default
-	urls     []*url.URL
-	tcpInfo  bool // -tcpinfo: instrument connections for the kernel's facts
+	method      string      // -X; "" means GET, HEAD with -I, or POST with a body
+	header      http.Header // -H, in the order given
+	host        string      // -H "Host: …", which net/http takes from Request.Host
+	body        []byte      // -d
+	hasBody     bool
+	user        *url.Userinfo // -u user:password; never shown
+	head        bool          // -I: HEAD, no body
+	insecure    bool          // -k
+	count       int           // -n
+	timeout     time.Duration // -timeout, -m; 0 means none
+	timeoutFlag string        // the flag that set timeout, for its message
+	http1       bool          // -http1: HTTP/1.1 only
+	http2       bool          // -http2: HTTP/2 only
+	json        bool          // -json
+	otlp        *otlpTarget   // -otlp, -otlp-protocol and the environment; nil for none
+	service     string        // -service, or "" to take OTEL_SERVICE_NAME or the default
+	urls        []*url.URL
+	tcpInfo     bool // -tcpinfo: instrument connections for the kernel's facts
 
 	include    bool     // -i: print the status line and response headers
 	verbose    bool     // -v: print the request and response headers
@@ -321,7 +322,7 @@ func parseArgs(args []string, stdin io.Reader, getenv func(string) string) (*opt
 		if err != nil {
 			return nil, fmt.Errorf("--max-time %q: %w", st.maxTime, err)
 		}
-		o.timeout = d
+		o.timeout, o.timeoutFlag = d, "--max-time"
 	}
 	if st.connectTimeout != "" {
 		d, err := parseSeconds(st.connectTimeout)
@@ -374,11 +375,11 @@ func parseArgs(args []string, stdin io.Reader, getenv func(string) string) (*opt
 		}
 		o.body, o.hasBody = body, true
 	}
-	if isSet(fs, "u", "st.user") {
+	if isSet(fs, "u", "user") {
 		name, pass, ok := strings.Cut(st.user, ":")
 		if !ok || name == "" {
 			// curl would prompt for the password; a trace has no one to ask.
-			return nil, errors.New("-u wants st.user:password")
+			return nil, errors.New("-u wants user:password")
 		}
 		o.user = url.UserPassword(name, pass)
 	}
@@ -413,7 +414,7 @@ func parseArgs(args []string, stdin io.Reader, getenv func(string) string) (*opt
 		// no sense there.
 		for _, names := range [][]string{
 			{"X", "request"}, {"H", "header"}, {"d", "data", "data-binary", "data-raw"}, {"n"},
-			{"u", "st.user"}, {"I", "head"}, {"o", "output"}, {"O", "remote-name"}, {"w", "write-out"},
+			{"u", "user"}, {"I", "head"}, {"o", "output"}, {"O", "remote-name"}, {"w", "write-out"},
 			{"x", "proxy"}, {"resolve"}, {"connect-to"}, {"cacert"}, {"E", "cert"}, {"f", "fail"},
 			{"i", "include"}, {"v", "verbose"}, {"compressed"}, {"max-redirs"}, {"4", "ipv4"}, {"6", "ipv6"},
 		} {

@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"cmp"
 	"compress/flate"
 	"compress/gzip"
 	"compress/zlib"
@@ -175,7 +176,7 @@ func (r *runner) fetch(ctx context.Context, s step) *transfer {
 	t := &transfer{url: s.url, method: r.method(), file: s.output, urlEffective: spanURL(s.url)}
 	if r.o.timeout > 0 {
 		var cancel context.CancelFunc
-		ctx, cancel = context.WithTimeoutCause(ctx, r.o.timeout, timeoutError{"-timeout", r.o.timeout})
+		ctx, cancel = context.WithTimeoutCause(ctx, r.o.timeout, timeoutError{cmp.Or(r.o.timeoutFlag, "-timeout"), r.o.timeout})
 		defer cancel()
 	}
 	ctx, stopConnTimer := withConnectTimeout(ctx, r.o.connectTimeout)
