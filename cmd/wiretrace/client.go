@@ -84,12 +84,12 @@ func newClient(o *options, tp trace.TracerProvider, onExchange func(exchange), a
 	return client, base.CloseIdleConnections, nil
 }
 
-// checkRedirect follows up to max redirects, then returns the last
+// checkRedirect follows up to limit redirects, then returns the last
 // response, and records on the root span that it stopped.
-func checkRedirect(max int) func(*http.Request, []*http.Request) error {
+func checkRedirect(limit int) func(*http.Request, []*http.Request) error {
 	return func(req *http.Request, via []*http.Request) error {
-		if len(via) > max {
-			redirectStopped(req.Context(), max, req.URL)
+		if len(via) > limit {
+			redirectStopped(req.Context(), limit, req.URL)
 			return http.ErrUseLastResponse
 		}
 		return nil

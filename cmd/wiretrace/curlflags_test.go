@@ -265,7 +265,7 @@ func startTinyproxy(t *testing.T, connectPort string) string {
 	require.NoError(t, os.WriteFile(conf, []byte(fmt.Sprintf(
 		"Port %s\nListen 127.0.0.2\nTimeout 30\nAllow 127.0.0.0/8\nConnectPort %s\nMaxClients 20\nLogLevel Error\nLogFile %q\n",
 		port, connectPort, filepath.Join(dir, "tinyproxy.log"))), 0o600))
-	cmd := exec.Command(bin, "-d", "-c", conf)
+	cmd := exec.CommandContext(context.Background(), bin, "-d", "-c", conf) // stopped by the cleanup
 	cmd.Stdout, cmd.Stderr = io.Discard, io.Discard
 	require.NoError(t, cmd.Start())
 	t.Cleanup(func() {
@@ -275,7 +275,8 @@ func startTinyproxy(t *testing.T, connectPort string) string {
 	// Ready when it accepts connections.
 	deadline := time.Now().Add(10 * time.Second)
 	for {
-		c, err := net.DialTimeout("tcp", addr, time.Second)
+		d := net.Dialer{Timeout: time.Second}
+		c, err := d.DialContext(t.Context(), "tcp", addr)
 		if err == nil {
 			_ = c.Close()
 			return addr

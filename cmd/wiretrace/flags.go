@@ -468,7 +468,7 @@ func splitCombined(fs *flag.FlagSet, args []string) []string {
 		ok := true
 		for j, c := range name {
 			last := j == len(name)-1
-			if !strings.ContainsRune(shortBools, c) && !(last && strings.ContainsRune(shortValued, c)) {
+			if !strings.ContainsRune(shortBools, c) && (!last || !strings.ContainsRune(shortValued, c)) {
 				ok = false
 				break
 			}

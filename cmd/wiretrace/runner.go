@@ -232,7 +232,7 @@ func (r *runner) fetch(ctx context.Context, s step) *transfer {
 // readBody reads resp's body to its end, decoding it with --compressed,
 // into t.file or nowhere.
 func (r *runner) readBody(t *transfer, resp *http.Response) (err error) {
-	var dst io.Writer = io.Discard
+	dst := io.Discard
 	switch t.file {
 	case "":
 	case "-":
