@@ -440,6 +440,17 @@ func TestCompressed(t *testing.T) {
 		assert.Regexp(t, `http\.receive\s+`+strconv.Itoa(wire)+` B`, res.stderr)
 		assert.Contains(t, res.stderr, fmt.Sprintf("body: %d B on the wire, 10.8 kB decoded (gzip)", wire))
 	})
+	t.Run("on, with -json: the decoded size on the root span", func(t *testing.T) {
+		res := wiretrace(t, "--compressed", "-json", srv.URL)
+		require.Equal(t, exitOK, res.code, res.stderr)
+		<-encodings
+		tr := traces(t, parseSpans(t, res.stdout))
+		require.Len(t, tr, 1)
+		assert.InDelta(t, len(plain), tr[0].root.Attributes["wiretrace.body.decoded_size"], 0)
+		assert.Equal(t, "gzip", tr[0].root.Attributes["wiretrace.body.content_encoding"])
+		wire := tr[0].one(t, "http.receive").Attributes["http.response.body.size"]
+		assert.Less(t, wire, float64(len(plain)/10), "http.receive counts the wire bytes")
+	})
 }
 
 func TestCACertAndClientCertificate(t *testing.T) {

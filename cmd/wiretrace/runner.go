@@ -151,6 +151,12 @@ func (r *runner) trace(ctx context.Context, s step) *transfer {
 	fmt.Fprintln(r.captions, s.caption)
 	ctx, span := r.tr.tracer.Start(ctx, s.name)
 	t := r.fetch(ctx, s)
+	if t.decodedKnown {
+		span.SetAttributes(
+			attribute.Int64("wiretrace.body.decoded_size", t.decoded),
+			attribute.String("wiretrace.body.content_encoding", t.encoding),
+		)
+	}
 	if t.err != nil {
 		// The request span below carries the whole error; the root says
 		// what it came down to.

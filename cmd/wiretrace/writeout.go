@@ -45,7 +45,11 @@ var writeOutVars = map[string]func(t *transfer, exit int) wvalue{
 	"time_redirect":      func(t *transfer, _ int) wvalue { return wtime(t.timing.redirect()) },
 	"http_code":          httpCode,
 	"response_code":      httpCode,
-	"http_connect":       func(t *transfer, _ int) wvalue { return wint(int64(t.httpConnect)) },
+	"http_connect": func(t *transfer, _ int) wvalue {
+		proxyConnectMu.Lock() // a dial may outlive its request
+		defer proxyConnectMu.Unlock()
+		return wint(int64(t.httpConnect))
+	},
 	"http_version": func(t *transfer, _ int) wvalue {
 		if t.proto == "" {
 			return wstr("0")
