@@ -11,6 +11,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -59,6 +60,37 @@ func TestMain(m *testing.M) {
 	}))
 }
 
+var (
+	plainOnce   sync.Once
+	plainBinary string
+	plainErr    error
+)
+
+// binaryWithoutRace is the command built without the race detector, for
+// the tests that compare its timings with another client's: the
+// detector's slowdown is not what they measure. Without -race it is
+// binary itself.
+func binaryWithoutRace(t *testing.T) string {
+	t.Helper()
+	if !raceEnabled {
+		return binary
+	}
+	plainOnce.Do(func() {
+		path := filepath.Join(filepath.Dir(binary), "wiretrace-norace")
+		ctx, cancel := context.WithTimeout(context.Background(), buildTimeout)
+		defer cancel()
+		build := exec.CommandContext(ctx, "go", "build", "-o", path, ".")
+		out, err := build.CombinedOutput()
+		if err != nil {
+			plainErr = fmt.Errorf("build wiretrace without -race: %w: %s", err, out)
+			return
+		}
+		plainBinary = path
+	})
+	require.NoError(t, plainErr)
+	return plainBinary
+}
+
 // result is what a run of the binary left.
 type result struct {
 	code           int
@@ -70,6 +102,7 @@ type runOpts struct {
 	env   []string // added to the test's environment, less OTEL_* and NO_COLOR
 	stdin string
 	dir   string // working directory; "" for the test's
+	bin   string // the command to run; "" for binary
 }
 
 // wiretrace runs the binary with args, within runTimeout.
@@ -94,7 +127,11 @@ func wiretraceWith(t *testing.T, o runOpts, args ...string) result {
 // environment free of the OTLP exporter's variables and with wide
 // waterfalls, so that rows are not cut.
 func command(ctx context.Context, o runOpts, args ...string) *exec.Cmd {
-	cmd := exec.CommandContext(ctx, binary, args...)
+	bin := binary
+	if o.bin != "" {
+		bin = o.bin
+	}
+	cmd := exec.CommandContext(ctx, bin, args...)
 	var env []string
 	for _, kv := range os.Environ() {
 		if strings.HasPrefix(kv, "OTEL_") || strings.HasPrefix(kv, "NO_COLOR=") || strings.HasPrefix(kv, "COLUMNS=") || strings.HasPrefix(kv, "GORACE=") {
