@@ -19,7 +19,8 @@ import (
 )
 
 // pemCA is a certificate authority of one test whose certificates are
-// also files, for --cacert, -E and --key.
+// also files, for --cacert, -E and --key: testnet.CA keeps its certificate
+// to itself and issues server certificates only.
 type pemCA struct {
 	cert *x509.Certificate
 	key  *ecdsa.PrivateKey

@@ -6,7 +6,6 @@ import (
 	"crypto/tls"
 	"fmt"
 	"io"
-	"log"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -23,6 +22,8 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/wiretrace/wiretrace/internal/testnet"
 )
 
 // redirectChain serves /r/N as a 302 to /r/N-1, and /r/0 as "done".
@@ -293,7 +294,7 @@ func TestProxy(t *testing.T) {
 		_, _ = io.WriteString(w, "proxied")
 	})
 	plain := newServer(t, h)
-	secure := quietTLSServer(t, h, true)
+	secure, _ := testnet.NewTLSServer(t, h, true)
 	_, securePort, _ := net.SplitHostPort(strings.TrimPrefix(secure.URL, "https://"))
 	proxy := startTinyproxy(t, securePort)
 
@@ -336,7 +337,7 @@ func TestResolveAndConnectToReachOneBackend(t *testing.T) {
 	cert, _, _ := ca.issue(t, "lb.test", false, "lb.test")
 	tlsSrv := httptest.NewUnstartedServer(http.HandlerFunc(func(_ http.ResponseWriter, r *http.Request) { hosts <- r.Host }))
 	tlsSrv.TLS = &tls.Config{Certificates: []tls.Certificate{cert}}
-	tlsSrv.Config.ErrorLog = log.New(io.Discard, "", 0)
+	tlsSrv.Config.ErrorLog = testnet.QuietLog()
 	tlsSrv.StartTLS()
 	t.Cleanup(tlsSrv.Close)
 	_, tlsPort, _ := net.SplitHostPort(strings.TrimPrefix(tlsSrv.URL, "https://"))
@@ -462,7 +463,7 @@ func TestCACertAndClientCertificate(t *testing.T) {
 		subjects <- r.TLS.PeerCertificates[0].Subject.CommonName
 	}))
 	srv.TLS = &tls.Config{Certificates: []tls.Certificate{serverCert}, ClientAuth: tls.RequireAndVerifyClientCert, ClientCAs: ca.pool()}
-	srv.Config.ErrorLog = log.New(io.Discard, "", 0)
+	srv.Config.ErrorLog = testnet.QuietLog()
 	srv.StartTLS()
 	t.Cleanup(srv.Close)
 
@@ -587,18 +588,9 @@ func TestFail(t *testing.T) {
 		})
 	}
 	t.Run("a failed request outranks -f", func(t *testing.T) {
-		res := wiretrace(t, "-f", srv.URL+"/404", "http://"+refusedAddr(t)+"/")
+		res := wiretrace(t, "-f", srv.URL+"/404", "http://"+testnet.RefusedAddr(t)+"/")
 		assert.Equal(t, exitFailed, res.code)
 	})
-}
-
-func refusedAddr(t *testing.T) string {
-	t.Helper()
-	ln, err := new(net.ListenConfig).Listen(context.Background(), "tcp4", "127.0.0.1:0")
-	require.NoError(t, err)
-	addr := ln.Addr().String()
-	require.NoError(t, ln.Close())
-	return addr
 }
 
 // noALPNServer is an HTTPS server that negotiates no ALPN protocol at all:
@@ -609,7 +601,7 @@ func noALPNServer(t *testing.T, h http.Handler) string {
 	cert, _, _ := ca.issue(t, "localhost", false, "127.0.0.1")
 	ln, err := new(net.ListenConfig).Listen(t.Context(), "tcp4", "127.0.0.1:0")
 	require.NoError(t, err)
-	srv := &http.Server{Handler: h, ErrorLog: log.New(io.Discard, "", 0), ReadHeaderTimeout: 10 * time.Second}
+	srv := &http.Server{Handler: h, ErrorLog: testnet.QuietLog(), ReadHeaderTimeout: 10 * time.Second}
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
@@ -693,7 +685,7 @@ func TestRepeatEndsWithASummary(t *testing.T) {
 }
 
 func TestRepeatedFailureIsSaidOnce(t *testing.T) {
-	srv := quietTLSServer(t, http.HandlerFunc(hello), false)
+	srv, _ := testnet.NewTLSServer(t, http.HandlerFunc(hello), false)
 
 	res := wiretraceWith(t, runOpts{env: []string{"COLUMNS=300"}}, "-n", "3", srv.URL)
 

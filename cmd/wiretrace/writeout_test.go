@@ -6,8 +6,6 @@ import (
 	"crypto/tls"
 	"encoding/json"
 	"fmt"
-	"io"
-	"log"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -19,6 +17,8 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/wiretrace/wiretrace/internal/testnet"
 )
 
 // The variables the issue lists, which both curl and wiretrace must write.
@@ -100,7 +100,7 @@ func TestWriteOutAgreesWithCurl(t *testing.T) {
 	secure := httptest.NewUnstartedServer(pacedHandler())
 	secure.EnableHTTP2 = true
 	secure.TLS = &tls.Config{Certificates: []tls.Certificate{cert}}
-	secure.Config.ErrorLog = log.New(io.Discard, "", 0)
+	secure.Config.ErrorLog = testnet.QuietLog()
 	secure.StartTLS()
 	t.Cleanup(secure.Close)
 
