@@ -236,16 +236,16 @@ func (d *dialer) route(addr string) []string {
 	return []string{net.JoinHostPort(host, port)}
 }
 
-// proxyFunc is the transport's Proxy for -x and --noproxy: without -x,
-// none, even if the environment names one, as with a trace the route
-// should be the one asked for.
+// proxyFunc is the transport's Proxy for -x and --noproxy: the proxy of
+// -x, else the one the environment names (HTTPS_PROXY, HTTP_PROXY and
+// NO_PROXY, as curl reads them), except for the hosts of --noproxy.
 func proxyFunc(o *options) func(*http.Request) (*url.URL, error) {
-	if o.proxy == nil {
-		return nil
-	}
 	return func(req *http.Request) (*url.URL, error) {
 		if bypassProxy(o.noProxy, req.URL.Hostname()) {
 			return nil, nil
+		}
+		if o.proxy == nil {
+			return http.ProxyFromEnvironment(req)
 		}
 		return o.proxy, nil
 	}

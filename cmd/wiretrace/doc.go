@@ -134,7 +134,10 @@ Connection:
 		has no scheme); https:// URLs go through a CONNECT tunnel. Proxy
 		credentials in URL are never shown. --noproxy lists hosts and
 		domains, comma-separated, reached directly; "*" is all. Without -x,
-		no proxy is used, whatever the environment says. The http.getconn
+		the proxy is the one HTTPS_PROXY or HTTP_PROXY names, unless
+		NO_PROXY or --noproxy covers the host, as with curl (net/http never
+		proxies requests to localhost and loopback addresses from the
+		environment). The http.getconn
 		and http.connect rows show the proxy's address; -w's
 		%{http_connect} is the proxy's answer to CONNECT.
 	--resolve HOST:PORT:ADDR[,ADDR...]
