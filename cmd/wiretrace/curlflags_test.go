@@ -447,8 +447,8 @@ func TestCompressed(t *testing.T) {
 		<-encodings
 		tr := traces(t, parseSpans(t, res.stdout))
 		require.Len(t, tr, 1)
-		assert.InDelta(t, len(plain), tr[0].root.Attributes["wiretrace.body.decoded_size"], 0)
-		assert.Equal(t, "gzip", tr[0].root.Attributes["wiretrace.body.content_encoding"])
+		assert.InDelta(t, len(plain), tr[0].root.Attributes["wiretrace.cli.body.decoded_size"], 0)
+		assert.Equal(t, "gzip", tr[0].root.Attributes["wiretrace.cli.body.content_encoding"])
 		wire := tr[0].one(t, "http.receive").Attributes["http.response.body.size"]
 		assert.Less(t, wire, float64(len(plain)/10), "http.receive counts the wire bytes")
 	})

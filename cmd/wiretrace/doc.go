@@ -68,8 +68,8 @@ Request:
 		default, and net/http's own transparent gzip is always off, so that
 		the sizes in the spans are what crossed the wire; with it, the
 		decoded size is printed beside the wire size after the waterfall,
-		and is on the root span as wiretrace.body.decoded_size, with
-		wiretrace.body.content_encoding.
+		and is on the root span as wiretrace.cli.body.decoded_size, with
+		wiretrace.cli.body.content_encoding.
 	--max-redirs N
 		Follow at most N redirects; 10 by default; 0 follows none. The
 		redirect not followed is the response (exit status 0), and the

@@ -10,10 +10,12 @@ import (
 	"strings"
 
 	"go.opentelemetry.io/otel/trace"
+
+	"github.com/wiretrace/wiretrace/internal/names"
 )
 
 // redactedValue replaces credentials wherever headers are shown.
-const redactedValue = "REDACTED"
+const redactedValue = names.Redacted
 
 // redactedHeaders are never shown, by -v, -i or -json: the headers the
 // spans never record (otelhooks' list).

@@ -20,6 +20,8 @@ import (
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/codes"
 	"go.opentelemetry.io/otel/trace"
+
+	"github.com/wiretrace/wiretrace/internal/names"
 )
 
 // runner makes the traced requests of one run.
@@ -153,8 +155,8 @@ func (r *runner) trace(ctx context.Context, s step) *transfer {
 	t := r.fetch(ctx, s)
 	if t.decodedKnown {
 		span.SetAttributes(
-			attribute.Int64("wiretrace.body.decoded_size", t.decoded),
-			attribute.String("wiretrace.body.content_encoding", t.encoding),
+			attribute.Int64(names.AttrCLIDecodedSize, t.decoded),
+			attribute.String(names.AttrCLIContentEncoding, t.encoding),
 		)
 	}
 	if t.err != nil {
@@ -383,6 +385,6 @@ func redirectStopped(ctx context.Context, maxRedirs int, next *url.URL) {
 	span := trace.SpanFromContext(ctx)
 	span.AddEvent(fmt.Sprintf("redirect not followed (--max-redirs %d)", maxRedirs), trace.WithAttributes(
 		attribute.String("url.full", redactURL(next)),
-		attribute.Int("wiretrace.max_redirs", maxRedirs),
+		attribute.Int(names.AttrCLIMaxRedirs, maxRedirs),
 	))
 }

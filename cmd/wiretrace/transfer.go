@@ -13,6 +13,8 @@ import (
 	"go.opentelemetry.io/otel/codes"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	"go.opentelemetry.io/otel/trace"
+
+	"github.com/wiretrace/wiretrace/internal/names"
 )
 
 // transfer is what one traced request came to: the response's facts, and
@@ -174,16 +176,16 @@ func buildTiming(spans []sdktrace.ReadOnlySpan) timing {
 		var getconn, wait, receive sdktrace.ReadOnlySpan
 		for _, s := range kids[req.SpanContext().SpanID()] {
 			switch s.Name() {
-			case "http.getconn":
+			case names.SpanGetConn:
 				// After a retry, the last attempt's.
 				if getconn == nil || s.StartTime().After(getconn.StartTime()) {
 					getconn = s
 				}
-			case "http.wait":
+			case names.SpanWait:
 				if wait == nil || s.StartTime().After(wait.StartTime()) {
 					wait = s
 				}
-			case "http.receive":
+			case names.SpanReceive:
 				receive = s
 			}
 		}
@@ -197,18 +199,18 @@ func buildTiming(spans []sdktrace.ReadOnlySpan) timing {
 			h.peerPort, _ = intAttr(a, "network.peer.port")
 			h.localAddr = strAttr(a, "network.local.address")
 			h.localPort, _ = intAttr(a, "network.local.port")
-			if reused, ok := boolAttr(a, "wiretrace.conn.reused"); ok && !reused {
+			if reused, ok := boolAttr(a, names.AttrConnReused); ok && !reused {
 				h.newConn = true
 			}
 			for _, s := range kids[getconn.SpanContext().SpanID()] {
 				switch s.Name() {
-				case "http.dns":
+				case names.SpanDNS:
 					h.hasDNS, h.dns, h.dnsEnd = true, s.EndTime().Sub(s.StartTime()), s.EndTime()
-				case "http.connect":
-					if w, _ := boolAttr(s.Attributes(), "wiretrace.connect.winner"); w {
+				case names.SpanConnect:
+					if w, _ := boolAttr(s.Attributes(), names.AttrConnectWinner); w {
 						h.hasConnect, h.connect, h.connectEnd = true, s.EndTime().Sub(s.StartTime()), s.EndTime()
 					}
-				case "http.tls":
+				case names.SpanTLS:
 					if s.Status().Code != codes.Error {
 						h.hasTLS, h.tls, h.tlsEnd = true, s.EndTime().Sub(s.StartTime()), s.EndTime()
 					}
