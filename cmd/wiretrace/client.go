@@ -75,7 +75,7 @@ func newClient(o *options, tp trace.TracerProvider, onExchange func(exchange), a
 	}
 	var rt http.RoundTripper = base
 	if onExchange != nil && (o.verbose || o.include) {
-		rt = &exchangeRecorder{base: base, record: onExchange}
+		rt = &exchangeRecorder{base: base, record: onExchange, proxy: base.Proxy}
 	}
 	client := &http.Client{
 		Transport:     otelhooks.NewTransport(rt, hookOptions(o, tp)...),

@@ -62,6 +62,14 @@ func TestIncludePrintsEachResponseHead(t *testing.T) {
 		assert.Contains(t, res.stdout, "X-Head: 1\n")
 		assert.Contains(t, res.stdout, "└─ HEAD "+head.URL+" 200")
 	})
+	t.Run("HTTP/2 as curl writes it", func(t *testing.T) {
+		h2, _ := testnet.NewTLSServer(t, http.HandlerFunc(redirectChain), true)
+		res := wiretrace(t, "-k", "-i", "-v", h2.URL+"/r/0")
+		require.Equal(t, exitOK, res.code, res.stderr)
+		assert.Contains(t, res.stdout, "HTTP/2 200 OK\n")
+		assert.Contains(t, res.stderr, "> GET /r/0 HTTP/2\n")
+		assert.Contains(t, res.stderr, "< HTTP/2 200 OK\n")
+	})
 	t.Run("-json carries the heads as exchange lines", func(t *testing.T) {
 		res := wiretrace(t, "-json", "-i", srv.URL+"/r/1")
 		require.Equal(t, exitOK, res.code, res.stderr)
@@ -321,10 +329,11 @@ func TestProxy(t *testing.T) {
 		assert.Empty(t, <-via)
 	})
 	t.Run("proxy credentials are never shown", func(t *testing.T) {
-		res := wiretrace(t, "-x", "http://user:pr0xy-secret@"+proxy, "-v", "-json", plain.URL)
+		res := wiretrace(t, "-x", "http://user:pr0xy-secret@"+proxy, "-v", plain.URL+"/p")
 		require.Equal(t, exitOK, res.code, res.stderr)
 		<-via
 		assert.NotContains(t, res.stdout+res.stderr, "pr0xy-secret")
+		assert.Contains(t, res.stderr, "> GET "+plain.URL+"/p HTTP/1.1\n", "a forward proxy is sent the whole URL")
 	})
 }
 

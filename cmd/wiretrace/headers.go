@@ -79,6 +79,9 @@ type exchange struct {
 type exchangeRecorder struct {
 	base   http.RoundTripper
 	record func(exchange)
+	// proxy is the transport's Proxy, or nil: a request to a forward
+	// proxy names its target with the whole URL.
+	proxy func(*http.Request) (*url.URL, error)
 }
 
 // RoundTrip sends req through the base transport and records the
@@ -91,6 +94,11 @@ func (e *exchangeRecorder) RoundTrip(req *http.Request) (*http.Response, error) 
 	}
 	if q := redactQuery(req.URL.RawQuery); q != "" {
 		target += "?" + q
+	}
+	if e.proxy != nil && req.URL.Scheme == "http" {
+		if p, perr := e.proxy(req); perr == nil && p != nil {
+			target = redactURL(req.URL) // absolute-form, as sent to the proxy
+		}
 	}
 	host := req.Host
 	if host == "" {
@@ -114,7 +122,7 @@ func (e *exchangeRecorder) RoundTrip(req *http.Request) (*http.Response, error) 
 func writeRequestHead(w io.Writer, ex exchange, prefix string) {
 	proto := "HTTP/1.1"
 	if ex.resp != nil {
-		proto = ex.resp.Proto
+		proto = protoName(ex.resp)
 	}
 	var b strings.Builder
 	fmt.Fprintf(&b, "%s%s %s %s\n", prefix, ex.method, ex.target, proto)
@@ -130,9 +138,14 @@ func writeRequestHead(w io.Writer, ex exchange, prefix string) {
 // prefix, credentials redacted.
 func writeResponseHead(w io.Writer, resp *http.Response, prefix string) {
 	var b strings.Builder
-	fmt.Fprintf(&b, "%s%s %s\n", prefix, resp.Proto, resp.Status)
+	fmt.Fprintf(&b, "%s%s %s\n", prefix, protoName(resp), resp.Status)
 	writeHeader(&b, redactHeader(resp.Header), prefix)
 	_, _ = io.WriteString(w, b.String())
+}
+
+// protoName is resp's protocol as curl writes it: HTTP/1.1, HTTP/2.
+func protoName(resp *http.Response) string {
+	return "HTTP/" + protoVersion(resp)
 }
 
 func writeHeader(b *strings.Builder, h http.Header, prefix string) {
@@ -188,7 +201,7 @@ func exchangeJSON(ex exchange, withRequest bool) []byte {
 	}
 	if ex.resp != nil {
 		j.Exchange.Response = &jsonResponse{
-			Protocol:   ex.resp.Proto,
+			Protocol:   protoName(ex.resp),
 			StatusCode: ex.resp.StatusCode,
 			Status:     ex.resp.Status,
 			Headers:    redactHeader(ex.resp.Header),
