@@ -193,7 +193,6 @@ type parseState struct {
 
 // newFlagSet defines the flags, which set o and st.
 func newFlagSet(o *options, st *parseState) *flag.FlagSet {
-
 	fs := flag.NewFlagSet("wiretrace", flag.ContinueOnError)
 	fs.SetOutput(io.Discard) // errors are reported by the caller, on one line
 	str := func(p *string, names ...string) {
@@ -453,35 +452,58 @@ func flagName(name string) string {
 
 // splitCombined expands combined one-letter flags, "-sSf" into "-s -S
 // -f", and "-so FILE" into "-s -o FILE". An argument that names a flag of
-// fs, or is not made of one-letter flags, is left as it is.
+// fs, that is a flag's value, or that is not made of one-letter flags, is
+// left as it is.
 func splitCombined(fs *flag.FlagSet, args []string) []string {
 	out := make([]string, 0, len(args))
+	valueNext := false // the argument before takes a value: this one
 	for i, a := range args {
+		if valueNext {
+			out = append(out, a)
+			valueNext = false
+			continue
+		}
 		if a == "--" {
 			return append(out, args[i:]...)
 		}
 		name, isFlag := strings.CutPrefix(a, "-")
-		if !isFlag || len(name) < 2 || strings.HasPrefix(name, "-") || strings.Contains(name, "=") || fs.Lookup(name) != nil {
+		name = strings.TrimPrefix(name, "-")
+		if !isFlag || name == "" || strings.Contains(name, "=") {
 			out = append(out, a)
 			continue
 		}
-		ok := true
-		for j, c := range name {
-			last := j == len(name)-1
-			if !strings.ContainsRune(shortBools, c) && (!last || !strings.ContainsRune(shortValued, c)) {
-				ok = false
-				break
-			}
+		if f := fs.Lookup(name); f != nil {
+			valueNext = !isBoolFlag(f)
+			out = append(out, a)
+			continue
 		}
-		if !ok {
+		if strings.HasPrefix(a, "--") || len(name) < 2 || !combined(name) {
 			out = append(out, a)
 			continue
 		}
 		for _, c := range name {
 			out = append(out, "-"+string(c))
 		}
+		valueNext = strings.ContainsRune(shortValued, rune(name[len(name)-1]))
 	}
 	return out
+}
+
+// combined reports whether name is one-letter flags that take no value,
+// the last one perhaps taking one.
+func combined(name string) bool {
+	for j, c := range name {
+		last := j == len(name)-1
+		if !strings.ContainsRune(shortBools, c) && (!last || !strings.ContainsRune(shortValued, c)) {
+			return false
+		}
+	}
+	return true
+}
+
+func isBoolFlag(f *flag.Flag) bool {
+	b, ok := f.Value.(interface{ IsBoolFlag() bool })
+	return ok && b.IsBoolFlag()
 }
 
 func contains(list []string, s string) bool {

@@ -107,6 +107,16 @@ func TestParseArgsCurlFlags(t *testing.T) {
 			},
 		},
 		{
+			name: "a flag's value is never split, even if it looks combined",
+			args: []string{"-d", "-sS", "-H", "X-A: -ik", "--data", "-fL", "a.test"},
+			check: func(t *testing.T, o *options) {
+				t.Helper()
+				assert.Equal(t, "-sS&-fL", string(o.body))
+				assert.False(t, o.silent)
+				assert.False(t, o.fail)
+			},
+		},
+		{
 			name: "a flag that looks combined but is one stays one",
 			args: []string{"-json", "-http2", "a.test"},
 			check: func(t *testing.T, o *options) {
