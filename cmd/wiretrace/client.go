@@ -62,9 +62,10 @@ func newClient(o *options, tp trace.TracerProvider, onExchange func(exchange), a
 		return nil
 	}
 	if o.connectTimeout > 0 {
-		// The connect timer fails the request; these end the dial, which
-		// may outlive it, as soon.
-		base.TLSHandshakeTimeout = o.connectTimeout
+		// The connect timer fails the request; this and the dialer's
+		// timeout end the dial, which may outlive it, a moment later, so
+		// that the timer always speaks first.
+		base.TLSHandshakeTimeout = o.connectTimeout + dialGrace
 	}
 	if adjust != nil {
 		adjust(base)
@@ -152,6 +153,10 @@ func (e *noHTTP2Error) Error() string {
 	return fmt.Sprintf("-http2: the server negotiated %q, not h2", e.alpn)
 }
 
+// dialGrace is how long a dial and its handshake outlast --connect-timeout,
+// whose timer fails the request first.
+const dialGrace = time.Second
+
 // dialer dials as -4, -6, --resolve and --connect-to ask.
 type dialer struct {
 	d         net.Dialer
@@ -163,7 +168,7 @@ type dialer struct {
 func newDialer(o *options) *dialer {
 	timeout := 30 * time.Second // as net/http's default
 	if o.connectTimeout > 0 {
-		timeout = o.connectTimeout
+		timeout = o.connectTimeout + dialGrace
 	}
 	d := &dialer{
 		d:         net.Dialer{Timeout: timeout, KeepAlive: 30 * time.Second},
