@@ -33,7 +33,10 @@ Each line shows the span name, the facts that matter (peer address, new or
 reused connection and its idle time, TLS version and ALPN protocol, status
 code, body size, the error in red), the duration, and the bar. Spans of
 other instrumentation show their name, duration, status code and error.
-With the otelhooks events mode, where the request span carries events such
+A failure is said once: the header counts errors at the top of their chain
+(a failed handshake fails http.tls, http.getconn and the request, and is one
+error), and a row whose parent failed with the same error, or a part of it,
+shows only "✗". With the otelhooks events mode, where the request span carries events such
 as "http.dns.start" and "http.dns.done" instead of child spans, the pairs of
 events become rows of their own and the waterfall looks the same.
 

@@ -18,7 +18,7 @@ import (
 // label returns the name of n and the facts that matter about it, as shown
 // on its row. parent is the row n hangs under, or nil.
 func label(n, parent *node) []seg {
-	l := &labeler{n: n, a: n.attrs, showErr: n.status.Code == codes.Error}
+	l := &labeler{n: n, parent: parent, a: n.attrs, showErr: n.status.Code == codes.Error}
 	if n.event {
 		l.segs = append(l.segs, seg{text: "• " + sanitize(n.name)})
 		l.event()
@@ -51,9 +51,10 @@ func label(n, parent *node) []seg {
 // labeler builds the label of one row: the name first, then the facts of
 // its kind of span, then the marks every row may have.
 type labeler struct {
-	n    *node
-	a    attrs
-	segs []seg
+	n      *node
+	parent *node // the row n hangs under, or nil
+	a      attrs
+	segs   []seg
 	// showErr is whether the row ends with the error; a request's own
 	// 4xx or 5xx status says it already.
 	showErr bool
@@ -248,8 +249,15 @@ func (l *labeler) marks() {
 	if n.badEnd {
 		l.add("no end", styleDim)
 	}
+	// A row whose parent failed with the same error, or a part of it,
+	// shows only the mark: the message is said once, at the top of its
+	// chain.
 	if l.showErr {
-		l.segs = append(l.segs, seg{text: " ✗ " + sanitize(errorText(n)), style: styleRed, shrink: true})
+		if p := l.parent; p != nil && p.status.Code == codes.Error && sameError(errorText(p), errorText(n)) {
+			l.segs = append(l.segs, seg{text: " ✗", style: styleRed})
+		} else {
+			l.segs = append(l.segs, seg{text: " ✗ " + sanitize(errorText(n)), style: styleRed, shrink: true})
+		}
 	}
 	if abandoned(n) {
 		for i := range l.segs {
@@ -258,6 +266,13 @@ func (l *labeler) marks() {
 			}
 		}
 	}
+}
+
+// sameError reports whether two error messages tell the same failure: one
+// holds the other, as "tls: failed to verify certificate: x509: …" holds
+// its root cause "x509: …".
+func sameError(a, b string) bool {
+	return a != "" && b != "" && (strings.Contains(a, b) || strings.Contains(b, a))
 }
 
 func nameStyle(n *node) string {

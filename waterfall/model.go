@@ -100,7 +100,7 @@ type forest struct {
 	t0, t1     time.Time // the shared time axis; zero if nothing has a time
 	continued  bool      // spans of a trace printed before
 	spanCount  int
-	errorCount int
+	errorCount int // error spans whose parent here is not one
 }
 
 // printedTrace remembers a trace already rendered, so that its late spans
@@ -119,9 +119,6 @@ func build(spans []sdktrace.ReadOnlySpan, prev *printedTrace) *forest {
 	byID := make(map[trace.SpanID]*node, len(spans))
 	for _, s := range spans {
 		n := spanNode(s)
-		if s.Status().Code == codes.Error {
-			f.errorCount++
-		}
 		nodes = append(nodes, n)
 		if _, dup := byID[n.id]; !dup {
 			byID[n.id] = n
@@ -147,6 +144,14 @@ func build(spans []sdktrace.ReadOnlySpan, prev *printedTrace) *forest {
 			}
 		default:
 			n.orphan = true
+		}
+	}
+
+	// An error counts once, at the top of its chain: a failed handshake
+	// fails its http.getconn and its request too, and is one error.
+	for _, n := range nodes {
+		if n.status.Code == codes.Error && (parentOf[n] == nil || parentOf[n].status.Code != codes.Error) {
+			f.errorCount++
 		}
 	}
 

@@ -194,6 +194,18 @@ func TestRequestFlagsReachTheServer(t *testing.T) {
 			wantBody:   "from stdin",
 		},
 		{
+			name:       "curl's long names, --data-binary and --data-raw joined by &",
+			args:       []string{"--request", "PATCH", "--header", "X-A: 2", "--data-binary", "@" + bodyFile, "--data-raw", "@raw", "-L", "--location"},
+			wantMethod: "PATCH",
+			wantBody:   "from a file&@raw",
+			wantHeader: map[string]string{"X-A": "2"},
+		},
+		{
+			name:       "--http1.1 and --max-time",
+			args:       []string{"--http1.1", "--max-time", "5"},
+			wantMethod: "GET",
+		},
+		{
 			name:       "Host header sets the host",
 			args:       []string{"-H", "Host: example.test"},
 			wantMethod: "GET",
@@ -302,8 +314,20 @@ func TestTimeout(t *testing.T) {
 
 		assert.Equal(t, exitFailed, res.code)
 		assert.Equal(t, `wiretrace: Get "`+srv.URL+`": -timeout 200ms exceeded`+"\n", res.stderr)
-		assert.Regexp(t, `└─ GET `+regexp.QuoteMeta(srv.URL)+` ✗ -timeout 200ms exceeded`, res.stdout)
-		assert.Regexp(t, `http\.wait\s+✗ -timeout 200ms exceeded`, res.stdout)
+		// The message once, on the root; the request and the phase it
+		// failed in carry the mark.
+		assert.Regexp(t, `wiretrace GET `+regexp.QuoteMeta(srv.URL)+` ✗ -timeout 200ms exceeded`, res.stdout)
+		assert.Regexp(t, `└─ GET `+regexp.QuoteMeta(srv.URL)+` ✗\s`, res.stdout)
+		assert.Regexp(t, `http\.wait\s+✗\s`, res.stdout)
+		assert.Equal(t, 1, strings.Count(res.stdout, "200ms exceeded"), res.stdout)
+	})
+	t.Run("--max-time, in seconds as curl's", func(t *testing.T) {
+		srv := blockUntilDone(t, nil)
+
+		res := wiretrace(t, "--max-time", "0.2", srv.URL)
+
+		assert.Equal(t, exitFailed, res.code)
+		assert.Equal(t, `wiretrace: Get "`+srv.URL+`": --max-time 200ms exceeded`+"\n", res.stderr)
 	})
 	t.Run("reading the body", func(t *testing.T) {
 		release := make(chan struct{})
@@ -338,7 +362,8 @@ func TestRefusedConnection(t *testing.T) {
 
 	assert.Equal(t, exitFailed, res.code)
 	assert.Equal(t, `wiretrace: Get "http://`+addr+`/": dial tcp `+addr+": connect: connection refused\n", res.stderr)
-	assert.Regexp(t, `http\.connect\s+`+regexp.QuoteMeta(addr)+` ✗ .*connection refused`, res.stdout)
+	assert.Regexp(t, `http\.connect\s+`+regexp.QuoteMeta(addr)+` ✗\s`, res.stdout)
+	assert.Contains(t, res.stdout, " ✗ 1 error ", "one failed request, however many of its spans failed")
 	assert.Contains(t, res.stdout, "wiretrace GET http://"+addr+"/ ✗ connection refused")
 }
 

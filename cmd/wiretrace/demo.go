@@ -50,13 +50,17 @@ func (r *runner) demo(ctx context.Context) (failed bool) {
 	// "localhost" may resolve to ::1 too, where the server does not
 	// listen.
 	var closeIdle func()
-	r.client, closeIdle = newClient(r.o, r.tr.tp, func(t *http.Transport) {
+	r.client, closeIdle, err = newClient(r.o, r.tr.tp, nil, func(t *http.Transport) {
 		t.TLSClientConfig.RootCAs = srv.roots
 		dialer := &net.Dialer{Timeout: 5 * time.Second}
 		t.DialContext = func(ctx context.Context, _, addr string) (net.Conn, error) {
 			return dialer.DialContext(ctx, "tcp4", addr)
 		}
 	})
+	if err != nil {
+		fmt.Fprintf(r.stderr, "wiretrace: %s\n", oneLine(err.Error()))
+		return true
+	}
 	defer closeIdle()
 
 	host := demoHost(ctx)
@@ -90,7 +94,7 @@ func (r *runner) demo(ctx context.Context) (failed bool) {
 			fmt.Fprintf(r.stderr, "wiretrace: demo: %v\n", err)
 			return true
 		}
-		err = r.trace(ctx, step{
+		t := r.trace(ctx, step{
 			caption: fmt.Sprintf("▶ %d/%d %s: %s", i+1, len(steps), s.title, s.explanation),
 			name:    s.title,
 			url:     u,
@@ -98,9 +102,9 @@ func (r *runner) demo(ctx context.Context) (failed bool) {
 		if ctx.Err() != nil {
 			return failed
 		}
-		if err != nil && !s.failureExpected {
+		if t.err != nil && !s.failureExpected {
 			failed = true
-			fmt.Fprintf(r.stderr, "wiretrace: %s\n", oneLine(err.Error()))
+			fmt.Fprintf(r.stderr, "wiretrace: %s\n", t.errMsg)
 		}
 	}
 	fmt.Fprintln(r.captions, "Trace your own: wiretrace https://example.com (wiretrace -h for more)")

@@ -57,7 +57,8 @@ func TestInterruptFlushesWhatWasTraced(t *testing.T) {
 			assert.Contains(t, stdout.String()+stderr.String(), "(1 of 3)")
 			assert.NotContains(t, stdout.String()+stderr.String(), "(2 of 3)", "no request after the interruption")
 			if !tt.json {
-				assert.Regexp(t, `└─ GET `+regexp.QuoteMeta(srv.URL)+` .*✗ .*`+tt.wantErr, stdout.String())
+				assert.Regexp(t, `wiretrace GET `+regexp.QuoteMeta(srv.URL)+` .*✗ .*`+tt.wantErr, stdout.String())
+				assert.Regexp(t, `└─ GET `+regexp.QuoteMeta(srv.URL)+` ✗\s`, stdout.String())
 				assert.Contains(t, stdout.String(), "http.wait")
 				return
 			}

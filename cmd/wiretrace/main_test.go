@@ -11,6 +11,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -59,6 +60,37 @@ func TestMain(m *testing.M) {
 	}))
 }
 
+var (
+	plainOnce   sync.Once
+	plainBinary string
+	plainErr    error
+)
+
+// binaryWithoutRace is the command built without the race detector, for
+// the tests that compare its timings with another client's: the
+// detector's slowdown is not what they measure. Without -race it is
+// binary itself.
+func binaryWithoutRace(t *testing.T) string {
+	t.Helper()
+	if !raceEnabled {
+		return binary
+	}
+	plainOnce.Do(func() {
+		path := filepath.Join(filepath.Dir(binary), "wiretrace-norace")
+		ctx, cancel := context.WithTimeout(context.Background(), buildTimeout)
+		defer cancel()
+		build := exec.CommandContext(ctx, "go", "build", "-o", path, ".")
+		out, err := build.CombinedOutput()
+		if err != nil {
+			plainErr = fmt.Errorf("build wiretrace without -race: %w: %s", err, out)
+			return
+		}
+		plainBinary = path
+	})
+	require.NoError(t, plainErr)
+	return plainBinary
+}
+
 // result is what a run of the binary left.
 type result struct {
 	code           int
@@ -69,6 +101,8 @@ type result struct {
 type runOpts struct {
 	env   []string // added to the test's environment, less OTEL_* and NO_COLOR
 	stdin string
+	dir   string // working directory; "" for the test's
+	bin   string // the command to run; "" for binary
 }
 
 // wiretrace runs the binary with args, within runTimeout.
@@ -93,7 +127,11 @@ func wiretraceWith(t *testing.T, o runOpts, args ...string) result {
 // environment free of the OTLP exporter's variables and with wide
 // waterfalls, so that rows are not cut.
 func command(ctx context.Context, o runOpts, args ...string) *exec.Cmd {
-	cmd := exec.CommandContext(ctx, binary, args...)
+	bin := binary
+	if o.bin != "" {
+		bin = o.bin
+	}
+	cmd := exec.CommandContext(ctx, bin, args...)
 	var env []string
 	for _, kv := range os.Environ() {
 		if strings.HasPrefix(kv, "OTEL_") || strings.HasPrefix(kv, "NO_COLOR=") || strings.HasPrefix(kv, "COLUMNS=") || strings.HasPrefix(kv, "GORACE=") {
@@ -110,6 +148,7 @@ func command(ctx context.Context, o runOpts, args ...string) *exec.Cmd {
 	env = append(env, o.env...)
 	cmd.Env = env
 	cmd.Stdin = strings.NewReader(o.stdin)
+	cmd.Dir = o.dir
 	return cmd
 }
 
@@ -148,13 +187,52 @@ type spanEvent struct {
 	Attributes map[string]any `json:"attributes"`
 }
 
-// parseSpans parses -json output, requiring every line to be one span.
+// records are the lines of -json output that are not spans, each of one
+// key: "summary" (-n) or "exchange" (-i, -v).
+type records struct {
+	summaries []jsonSummaryBody
+	exchanges []jsonExchangeBody
+}
+
+// parseRecords parses the lines of -json output that are not spans.
+func parseRecords(t *testing.T, out string) records {
+	t.Helper()
+	var r records
+	for line := range strings.Lines(out) {
+		var m map[string]json.RawMessage
+		require.NoError(t, json.Unmarshal([]byte(line), &m), "line %q", line)
+		switch {
+		case m["summary"] != nil:
+			require.Len(t, m, 1, "a summary line has one key: %q", line)
+			var s jsonSummaryBody
+			require.NoError(t, json.Unmarshal(m["summary"], &s))
+			r.summaries = append(r.summaries, s)
+		case m["exchange"] != nil:
+			require.Len(t, m, 1, "an exchange line has one key: %q", line)
+			var e jsonExchangeBody
+			require.NoError(t, json.Unmarshal(m["exchange"], &e))
+			r.exchanges = append(r.exchanges, e)
+		}
+	}
+	return r
+}
+
+// isRecord reports whether a line of -json output is a record, not a span.
+func isRecord(line []byte) bool {
+	return bytes.HasPrefix(line, []byte(`{"summary":`)) || bytes.HasPrefix(line, []byte(`{"exchange":`))
+}
+
+// parseSpans parses -json output, requiring every line but the records
+// to be one span.
 func parseSpans(t *testing.T, out string) []span {
 	t.Helper()
 	var spans []span
 	sc := bufio.NewScanner(strings.NewReader(out))
 	sc.Buffer(make([]byte, 0, 64*1024), 1<<20)
 	for sc.Scan() {
+		if isRecord(sc.Bytes()) {
+			continue
+		}
 		dec := json.NewDecoder(bytes.NewReader(sc.Bytes()))
 		var s span
 		require.NoError(t, dec.Decode(&s), "line %q", sc.Text())

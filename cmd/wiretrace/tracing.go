@@ -37,22 +37,26 @@ const (
 type tracing struct {
 	tp     *sdktrace.TracerProvider
 	tracer trace.Tracer
-	wf     *waterfall.Exporter // nil with -json
+	wf     *waterfall.Exporter // nil with -json, or with no out
+	spans  *collector          // the spans of -w and -n's summary
 	warn   *warner
 }
 
-// newTracing sets up the tracer provider for o, writing spans to out and
-// warnings to warn.
+// newTracing sets up the tracer provider for o, writing spans to out, or
+// nowhere if out is nil, and warnings to warn.
 func newTracing(ctx context.Context, o *options, out io.Writer, warn *warner, getenv func(string) string) (*tracing, error) {
 	res, err := newResource(o.service, getenv)
 	if err != nil {
 		return nil, err
 	}
-	t := &tracing{warn: warn}
-	popts := []sdktrace.TracerProviderOption{sdktrace.WithResource(res)}
-	if o.json {
+	t := &tracing{warn: warn, spans: newCollector()}
+	// The collector comes first: the waterfall is written when the root
+	// span ends, and -w's line after it reads the collector.
+	popts := []sdktrace.TracerProviderOption{sdktrace.WithResource(res), sdktrace.WithSpanProcessor(t.spans)}
+	switch {
+	case o.json:
 		popts = append(popts, sdktrace.WithSyncer(waterfall.NewJSONExporter(out)))
-	} else {
+	case out != nil:
 		t.wf = waterfall.NewExporter(out)
 		popts = append(popts, sdktrace.WithSyncer(t.wf))
 	}

@@ -115,3 +115,15 @@ const (
 // MetricTimeInQueue is the histogram of the time a request waited for a
 // connection.
 const MetricTimeInQueue = "http.client.request.time_in_queue"
+
+// Attributes of the root span that cmd/wiretrace starts for each request it
+// traces, and of its events.
+const (
+	// AttrCLIDecodedSize is the body's size once --compressed decoded it;
+	// the request span's http.response.body.size stays the wire size.
+	AttrCLIDecodedSize = "wiretrace.cli.body.decoded_size"
+	// AttrCLIContentEncoding is the Content-Encoding --compressed decoded.
+	AttrCLIContentEncoding = "wiretrace.cli.body.content_encoding"
+	// AttrCLIMaxRedirs is the --max-redirs of a redirect not followed.
+	AttrCLIMaxRedirs = "wiretrace.cli.max_redirs"
+)
