@@ -4,8 +4,6 @@ import (
 	"io"
 	"os"
 	"strconv"
-
-	"golang.org/x/term"
 )
 
 const (
@@ -31,8 +29,8 @@ type config struct {
 	// terminal reports whether w is a terminal and, if so, its file
 	// descriptor; isTerminal unless a test injects another.
 	terminal func(w io.Writer) (fd int, ok bool)
-	// termWidth returns the width of the terminal fd; term.GetSize unless a
-	// test injects another.
+	// termWidth returns the width of the terminal fd; terminalWidth unless
+	// a test injects another.
 	termWidth func(fd int) (int, error)
 }
 
@@ -41,10 +39,7 @@ func newConfig(opts []Option) config {
 	c := config{
 		lookupEnv: os.LookupEnv,
 		terminal:  isTerminal,
-		termWidth: func(fd int) (int, error) {
-			w, _, err := term.GetSize(fd)
-			return w, err
-		},
+		termWidth: terminalWidth,
 	}
 	for _, o := range opts {
 		if o != nil {
@@ -145,5 +140,5 @@ func isTerminal(w io.Writer) (int, bool) {
 		return 0, false
 	}
 	fd := int(f.Fd())
-	return fd, term.IsTerminal(fd)
+	return fd, isTerminalFd(fd)
 }
