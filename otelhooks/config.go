@@ -1,6 +1,7 @@
 package otelhooks
 
 import (
+	"context"
 	"net/http"
 	"net/url"
 	"slices"
@@ -11,6 +12,7 @@ import (
 	otelprop "go.opentelemetry.io/otel/propagation"
 	"go.opentelemetry.io/otel/trace"
 
+	"github.com/wiretrace/wiretrace/clienttrace"
 	"github.com/wiretrace/wiretrace/propagation"
 )
 
@@ -29,6 +31,9 @@ type config struct {
 	filters         []func(*http.Request) bool
 	meterProvider   metric.MeterProvider
 	noMetrics       bool
+	spanOpts        []trace.SpanStartOption
+	metricAttrsFn   func(*http.Request) []attribute.KeyValue
+	clientTrace     func(context.Context) *clienttrace.ClientTrace
 
 	// Redaction options (redact.go).
 	queryKeyEdits  []queryKeyEdit
@@ -39,6 +44,9 @@ type config struct {
 	reqHeaders  []headerKey
 	respHeaders []headerKey
 	scrub       *scrubber
+	// startOpts are the options every request span starts with: its kind,
+	// then WithSpanOptions's. A request adds its attributes after them.
+	startOpts []trace.SpanStartOption
 }
 
 // Option configures [NewTransport], [NewClientTrace] and [InstrumentDialer].
@@ -62,6 +70,7 @@ func newConfig(opts []Option) *config {
 		}
 	}
 	c.scrub = newScrubber(c.queryKeyEdits, c.redactAllQuery, c.urlScrubber, c.redacted)
+	c.startOpts = append([]trace.SpanStartOption{trace.WithSpanKind(trace.SpanKindClient)}, c.spanOpts...)
 	c.reqHeaders = headerKeys(c.requestHeaders, requestHeaderKey, c.scrub.headers)
 	c.respHeaders = headerKeys(c.responseHeaders, responseHeaderKey, c.scrub.headers)
 	return &c
@@ -257,6 +266,14 @@ func WithURLScrubber(f func(*url.URL) string) Option {
 // WithSpanNameFormatter sets the function that names the request span.
 // Without it, or with nil, the span is named after the method as the HTTP
 // semantic conventions say: "GET", or "HTTP" for a method they do not know.
+//
+// otelhttp's formatter takes an operation name too, which its transport
+// passes as "". A formatter f written for otelhttp is used as it is by
+//
+//	otelhooks.WithSpanNameFormatter(func(r *http.Request) string { return f("", r) })
+//
+// f runs on the goroutine that calls RoundTrip, before the span starts; it
+// must not modify r.
 func WithSpanNameFormatter(f func(*http.Request) string) Option {
 	return optionFunc(func(c config) config {
 		if f == nil {
@@ -269,12 +286,73 @@ func WithSpanNameFormatter(f func(*http.Request) string) Option {
 
 // WithFilter adds a filter: a request for which any filter returns false is
 // sent untouched, with no span, no hooks and no propagation. Repeated use is
-// additive. Without it, every request is traced.
+// additive. Without it, every request is traced. A nil filter is ignored.
+//
+// The type is that of otelhttp's Filter, so the helpers of otelhttp's
+// filters package (filters.Not(filters.Path("/healthz")), filters.Any, …)
+// are filters here as they are. A filter runs on the goroutine that calls
+// RoundTrip, for every request: it must be fast and must not modify the
+// request.
 func WithFilter(f func(*http.Request) bool) Option {
 	return optionFunc(func(c config) config {
 		if f != nil {
 			c.filters = append(c.filters, f)
 		}
+		return c
+	})
+}
+
+// WithSpanOptions adds options that every request span starts with, after
+// its kind (client) and its attributes, as otelhttp's option of the same
+// name does: trace.WithAttributes for extra attributes such as
+// "peer.service", trace.WithLinks, or trace.WithSpanKind to change the
+// kind. The sampler and span processors see them at the span's start.
+// Repeated use is additive. Without it, request spans start with their kind
+// and the attributes docs/spans.md lists. The options are shared by every
+// request: they must not be modified after this call. It has no effect with
+// WithoutRequestSpan, or on NewClientTrace, which start no span.
+func WithSpanOptions(opts ...trace.SpanStartOption) Option {
+	return optionFunc(func(c config) config {
+		c.spanOpts = append(c.spanOpts, opts...)
+		return c
+	})
+}
+
+// WithMetricAttributesFn sets a function whose attributes are added to the
+// request metrics of each request (all but dns.lookup.duration,
+// docs/metrics.md), as otelhttp's option of the same name does. It runs
+// once per metered request, on the goroutine that calls RoundTrip, before
+// the request is sent; it must not modify r, and what it returns must not be
+// modified afterwards. Its attributes must have low cardinality: each
+// distinct set is a time series of every metric. An attribute with the key
+// of one of ours replaces ours. Without it, or with nil, the metrics have
+// the attributes of docs/metrics.md.
+func WithMetricAttributesFn(f func(r *http.Request) []attribute.KeyValue) Option {
+	return optionFunc(func(c config) config {
+		c.metricAttrsFn = f
+		return c
+	})
+}
+
+// WithClientTrace sets a function that returns the caller's own hooks for a
+// request, as otelhttp's option of the same name does. NewTransport calls it
+// for every request that a filter lets through, on the goroutine that calls
+// RoundTrip, with the context the request is sent with (its span is the
+// request span), and runs the hooks it returns beside its own
+// ([clienttrace.Compose]: ours first), sampled or not, without a second
+// transport. The returned trace must not be modified afterwards; nil
+// installs nothing. Hooks written for net/http/httptrace, such as
+// otelhttptrace's, are adapted by [clienttrace.FromHTTPTrace]:
+//
+//	otelhooks.WithClientTrace(func(ctx context.Context) *clienttrace.ClientTrace {
+//		return clienttrace.FromHTTPTrace(myHTTPTrace(ctx))
+//	})
+//
+// Without it, or with nil, only this package's hooks run. NewClientTrace
+// ignores it: compose its result with clienttrace.Compose instead.
+func WithClientTrace(f func(context.Context) *clienttrace.ClientTrace) Option {
+	return optionFunc(func(c config) config {
+		c.clientTrace = f
 		return c
 	})
 }
@@ -333,6 +411,14 @@ func appendHeaders(attrs []attribute.KeyValue, keys []headerKey, h http.Header, 
 		}
 	}
 	return attrs
+}
+
+// metricAttrs returns the WithMetricAttributesFn attributes of r, if any.
+func (c *config) metricAttrs(r *http.Request) []attribute.KeyValue {
+	if c.metricAttrsFn == nil {
+		return nil
+	}
+	return c.metricAttrsFn(r)
 }
 
 // traced reports whether every filter lets r through.

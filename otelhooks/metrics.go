@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"net/http"
+	"slices"
 	"strconv"
 	"sync/atomic"
 	"time"
@@ -114,6 +115,7 @@ type requestMeter struct {
 type baseAttrs struct {
 	method, host, scheme string
 	port                 int
+	extra                []attribute.KeyValue // WithMetricAttributesFn's
 
 	set    attribute.Set
 	record []metric.RecordOption
@@ -139,17 +141,19 @@ type attrCache struct {
 	end  atomic.Pointer[endAttrs]
 }
 
-func (c *attrCache) baseFor(meth, host string, port int, scheme string) *baseAttrs {
-	if b := c.base.Load(); b != nil && b.method == meth && b.host == host && b.port == port && b.scheme == scheme {
+func (c *attrCache) baseFor(meth, host string, port int, scheme string, extra []attribute.KeyValue) *baseAttrs {
+	if b := c.base.Load(); b != nil && b.method == meth && b.host == host && b.port == port && b.scheme == scheme && slices.Equal(b.extra, extra) {
 		return b
 	}
-	b := &baseAttrs{method: meth, host: host, port: port, scheme: scheme}
-	b.set = attribute.NewSet(
+	b := &baseAttrs{method: meth, host: host, port: port, scheme: scheme, extra: extra}
+	// extra (WithMetricAttributesFn) goes last: the set keeps the last of
+	// two attributes with one key.
+	b.set = attribute.NewSet(append([]attribute.KeyValue{
 		semconv.HTTPRequestMethodKey.String(meth),
 		semconv.ServerAddress(host),
 		semconv.ServerPort(port),
 		semconv.URLScheme(scheme),
-	)
+	}, extra...)...)
 	opt := metric.WithAttributeSet(b.set)
 	b.record, b.add = []metric.RecordOption{opt}, []metric.AddOption{opt}
 	c.base.Store(b)
@@ -178,14 +182,14 @@ func (c *attrCache) endFor(base *baseAttrs, status int, protocol, errType string
 }
 
 // newRequestMeter starts metering req, and records it as active if
-// requestLevel.
-func newRequestMeter(ctx context.Context, inst *instruments, req *http.Request, requestLevel bool) *requestMeter {
+// requestLevel. extra are WithMetricAttributesFn's attributes for req.
+func newRequestMeter(ctx context.Context, inst *instruments, req *http.Request, requestLevel bool, extra []attribute.KeyValue) *requestMeter {
 	m := &requestMeter{inst: inst, ctx: ctx, requestLevel: requestLevel, start: time.Now(), requestSize: req.ContentLength}
 	meth, known := method(req)
 	if !known {
 		meth = "_OTHER"
 	}
-	m.base = inst.attrs.baseFor(meth, req.URL.Hostname(), portNumber(req.URL.Port(), req.URL.Scheme), req.URL.Scheme)
+	m.base = inst.attrs.baseFor(meth, req.URL.Hostname(), portNumber(req.URL.Port(), req.URL.Scheme), req.URL.Scheme, extra)
 	if requestLevel {
 		m.inst.active.Add(ctx, 1, m.base.add...)
 	}

@@ -828,12 +828,13 @@ func (r *request) finish(err error, errType string, body *clienttrace.BodyDoneIn
 	if !r.ownsSpan {
 		return
 	}
-	attrs := requestAttrs(r.attrs(), r.req, r.cfg.scrub)
+	// The request's own attributes (method, URL, server) were given to
+	// Start, for samplers: transport.go.
 	sent := r.req.Header
 	if r.sentHeaders != nil {
 		sent = r.sentHeaders
 	}
-	attrs = appendHeaders(attrs, r.cfg.reqHeaders, sent, r.cfg.scrub)
+	attrs := appendHeaders(r.attrs(), r.cfg.reqHeaders, sent, r.cfg.scrub)
 	if n := r.attempts - 1 + redirects(r.req); n > 0 {
 		attrs = append(attrs, semconv.HTTPRequestResendCount(n))
 	}

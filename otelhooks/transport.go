@@ -4,8 +4,10 @@ import (
 	"context"
 	"errors"
 	"net/http"
+	"sync"
 
 	"go.opentelemetry.io/otel"
+	"go.opentelemetry.io/otel/attribute"
 	semconv "go.opentelemetry.io/otel/semconv/v1.43.0"
 	"go.opentelemetry.io/otel/trace"
 
@@ -53,6 +55,7 @@ func NewTransport(base http.RoundTripper, opts ...Option) http.RoundTripper {
 		prop:      propagation.New(cfg.propOpts...),
 	}
 	t.learnBase(base)
+	t.starts.New = func() any { return newSpanStart(cfg) }
 	if cfg.provider != nil {
 		t.tracer = newTracer(cfg.provider)
 	}
@@ -81,6 +84,8 @@ type transport struct {
 	// addrs caches the addresses of the connection last reused; it
 	// changes at run time and is safe for concurrent use.
 	addrs addrCache
+	// starts holds *spanStart, for the options of the request spans.
+	starts sync.Pool
 }
 
 var _ http.RoundTripper = (*transport)(nil)
@@ -106,15 +111,25 @@ func (t *transport) RoundTrip(req *http.Request) (*http.Response, error) {
 			span = parent
 		}
 	} else {
-		// The request span's attributes are set when it ends, all at
-		// once: a request that is not sampled builds none of them.
+		// What a sampler may decide on (method, URL, server) is passed to
+		// Start; the rest is set when the span ends, all at once.
 		var s trace.Span
-		ctx, s = tracer.Start(ctx, t.cfg.spanName(req), clientSpan...)
+		ss := t.starts.Get().(*spanStart)
+		ctx, s = tracer.Start(ctx, t.cfg.spanName(req), ss.options(req)...)
+		t.starts.Put(ss.reset())
 		if s.IsRecording() {
 			span, ownsSpan = s, true
 		}
 	}
+	var user *clienttrace.ClientTrace
+	if t.cfg.clientTrace != nil {
+		user = t.cfg.clientTrace(ctx)
+	}
 	if span == nil && !metered {
+		if user != nil {
+			ctx = clienttrace.WithClientTrace(ctx, user)
+			return t.lifecycle.RoundTrip(t.prop.Clone(ctx, req))
+		}
 		return t.base.RoundTrip(t.prop.Clone(ctx, req))
 	}
 	r := newRequest(ctx, t.cfg, tracer, span, ownsSpan, req, t)
@@ -122,11 +137,63 @@ func (t *transport) RoundTrip(req *http.Request) (*http.Response, error) {
 		// Metrics count every request, sampled or not. Under another
 		// instrumentation's span, that instrumentation records the
 		// request-level metrics itself: only the phases' are recorded.
-		r.meter = newRequestMeter(ctx, t.inst, req, !t.cfg.noRequestSpan)
+		r.meter = newRequestMeter(ctx, t.inst, req, !t.cfg.noRequestSpan, t.cfg.metricAttrs(req))
 	}
 	ctx = r.withProxy(ctx, t.direct) // proxy.go: lets the dial find the request
-	ctx = clienttrace.WithClientTrace(ctx, &r.trace)
+	hooks := &r.trace
+	if user != nil {
+		hooks = clienttrace.Compose(hooks, user)
+	}
+	ctx = clienttrace.WithClientTrace(ctx, hooks)
 	return t.lifecycle.RoundTrip(t.prop.Clone(ctx, req))
+}
+
+// spanStart is the options one request span starts with: the config's,
+// then the request's attributes. Transports keep them in a pool, so that
+// the slices and the attribute option are built once, not per request:
+// tracer.Start reads its options before it returns (trace.NewSpanStartConfig
+// copies the attributes), and the pool gets them back only then.
+type spanStart struct {
+	opts  []trace.SpanStartOption // the config's, then attrOpt
+	attrs [5]attribute.KeyValue   // requestAttrs' most
+	// attrOpt passes attrs[:n]; built again only when n changes.
+	attrOpt trace.SpanStartOption
+	n       int
+	scrub   *scrubber // the config's
+}
+
+func newSpanStart(cfg *config) *spanStart {
+	ss := &spanStart{opts: make([]trace.SpanStartOption, len(cfg.startOpts)+1), scrub: cfg.scrub}
+	// The request's attributes come before the user's options, so that
+	// an attribute of WithSpanOptions replaces ours.
+	ss.opts[0] = cfg.startOpts[0]
+	copy(ss.opts[2:], cfg.startOpts[1:])
+	return ss
+}
+
+// options returns the start options of a span for req. ss must not be
+// reused until the span started.
+func (ss *spanStart) options(req *http.Request) []trace.SpanStartOption {
+	attrs := requestAttrs(ss.attrs[:0], req, ss.scrub)
+	if len(attrs) > len(ss.attrs) || &attrs[0] != &ss.attrs[0] {
+		// Not in the array (never, for requestAttrs as it is).
+		ss.opts[1] = trace.WithAttributes(attrs...)
+		ss.n = -1
+		return ss.opts
+	}
+	if len(attrs) != ss.n {
+		ss.n = len(attrs)
+		ss.attrOpt = trace.WithAttributes(ss.attrs[:ss.n]...)
+	}
+	ss.opts[1] = ss.attrOpt
+	return ss.opts
+}
+
+// reset drops what ss holds of the last request, so that the pool keeps no
+// URL alive.
+func (ss *spanStart) reset() *spanStart {
+	clear(ss.attrs[:])
+	return ss
 }
 
 // CloseIdleConnections calls base's CloseIdleConnections, if it has one.
@@ -151,9 +218,6 @@ func tracerFor(ctx context.Context) trace.Tracer {
 	}
 	return newTracer(otel.GetTracerProvider())
 }
-
-// clientSpan are the options of every request span, built once.
-var clientSpan = []trace.SpanStartOption{trace.WithSpanKind(trace.SpanKindClient)}
 
 // tracerOptions are built once, so that asking a provider for the tracer
 // allocates nothing.
