@@ -52,6 +52,21 @@ request span;
 default and always redacted for credentials; [WithSpanNameFormatter] and
 [WithFilter] name and select the requests.
 
+The options otelhttp users know have its names and meanings:
+[WithSpanOptions] (attributes such as "peer.service", links, for the request
+span's start), [WithMetricAttributesFn] (per-request metric attributes),
+[WithClientTrace] (the caller's own hooks beside ours), [WithFilter] (which
+takes otelhttp's filters helpers as they are). docs/migrating-from-otelhttp.md
+in the repository maps every otelhttp client option.
+
+# Sampling
+
+The request span starts with the attributes the HTTP semantic conventions
+mark as available at creation: http.request.method, url.full (scrubbed),
+server.address and server.port. A sampler sees them in its
+SamplingParameters, and a span processor in OnStart; the others are set when
+the span ends.
+
 # Secrets
 
 No secret reaches a span, event, status or metric: url.full and the URL-valued
@@ -68,10 +83,11 @@ has the details.
 
 # Cost
 
-A request whose trace is not sampled gets no spans and no attributes, and its
-context is propagated. It gets no hooks either, unless metrics record: then it
-gets the six the metrics need (GetConn, GotConn, DNSStart, DNSDone and the two
-lifecycle hooks), which docs/metrics.md prices. A sampled one costs one allocation for all of its
+A request whose trace is not sampled gets no spans; it builds only the
+attributes a sampler may look at, and its context is propagated. It gets no
+hooks either, unless metrics record: then it gets the six the metrics need
+(GetConn, GotConn, DNSStart, DNSDone and the two lifecycle hooks), which
+docs/metrics.md prices. A sampled one costs one allocation for all of its
 state, one per hook that can fire for it (net/http takes each hook as a
 function value), and what the SDK needs for each span.
 
