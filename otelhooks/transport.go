@@ -175,8 +175,9 @@ func newSpanStart(cfg *config) *spanStart {
 // reused until the span started.
 func (ss *spanStart) options(req *http.Request) []trace.SpanStartOption {
 	attrs := requestAttrs(ss.attrs[:0], req, ss.scrub)
-	if len(attrs) > len(ss.attrs) || &attrs[0] != &ss.attrs[0] {
-		// Not in the array (never, for requestAttrs as it is).
+	if len(attrs) > len(ss.attrs) {
+		// Past the array, append copied them (never, for requestAttrs
+		// as it is).
 		ss.opts[1] = trace.WithAttributes(attrs...)
 		ss.n = -1
 		return ss.opts
