@@ -302,11 +302,13 @@ func WithFilter(f func(*http.Request) bool) Option {
 	})
 }
 
-// WithSpanOptions adds options that every request span starts with, after
-// its kind (client) and its attributes, as otelhttp's option of the same
-// name does: trace.WithAttributes for extra attributes such as
-// "peer.service", trace.WithLinks, or trace.WithSpanKind to change the
-// kind. The sampler and span processors see them at the span's start.
+// WithSpanOptions adds options that every request span starts with, as
+// otelhttp's option of the same name does: trace.WithAttributes for extra
+// attributes such as "peer.service", trace.WithLinks, or trace.WithSpanKind
+// to change the kind (client by default). The sampler and span processors
+// see them at the span's start. An attribute with the key of one of ours
+// (docs/spans.md) is dropped for ours, as in otelhttp, so that url.full
+// stays redacted.
 // Repeated use is additive. Without it, request spans start with their kind
 // and the attributes docs/spans.md lists. The options are shared by every
 // request: they must not be modified after this call. It has no effect with
@@ -325,8 +327,8 @@ func WithSpanOptions(opts ...trace.SpanStartOption) Option {
 // the request is sent; it must not modify r, and what it returns must not be
 // modified afterwards. Its attributes must have low cardinality: each
 // distinct set is a time series of every metric. An attribute with the key
-// of one of ours replaces ours. Without it, or with nil, the metrics have
-// the attributes of docs/metrics.md.
+// of one of ours is dropped for ours, as in otelhttp. Without it, or with
+// nil, the metrics have the attributes of docs/metrics.md.
 func WithMetricAttributesFn(f func(r *http.Request) []attribute.KeyValue) Option {
 	return optionFunc(func(c config) config {
 		c.metricAttrsFn = f

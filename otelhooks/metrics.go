@@ -146,14 +146,17 @@ func (c *attrCache) baseFor(meth, host string, port int, scheme string, extra []
 		return b
 	}
 	b := &baseAttrs{method: meth, host: host, port: port, scheme: scheme, extra: extra}
-	// extra (WithMetricAttributesFn) goes last: the set keeps the last of
-	// two attributes with one key.
-	b.set = attribute.NewSet(append([]attribute.KeyValue{
+	// extra (WithMetricAttributesFn) goes first: the set keeps the last of
+	// two attributes with one key, so ours win, as in otelhttp.
+	attrs := make([]attribute.KeyValue, 0, len(extra)+4)
+	attrs = append(attrs, extra...)
+	attrs = append(attrs,
 		semconv.HTTPRequestMethodKey.String(meth),
 		semconv.ServerAddress(host),
 		semconv.ServerPort(port),
 		semconv.URLScheme(scheme),
-	}, extra...)...)
+	)
+	b.set = attribute.NewSet(attrs...)
 	opt := metric.WithAttributeSet(b.set)
 	b.record, b.add = []metric.RecordOption{opt}, []metric.AddOption{opt}
 	c.base.Store(b)

@@ -209,13 +209,18 @@ func TestWithSpanOptions(t *testing.T) {
 	}
 }
 
-func TestWithSpanOptionsAttributeReplacesOurs(t *testing.T) {
+func TestWithSpanOptionsCannotReplaceOurAttributes(t *testing.T) {
 	srv := httptest.NewServer(http.HandlerFunc(testnet.OK))
 	defer srv.Close()
 	e := newEnv(t)
-	client := e.client(nil, otelhooks.WithSpanOptions(trace.WithAttributes(attribute.String("server.address", "weather.internal"))))
-	get(t, t.Context(), client, srv.URL)
-	assert.Equal(t, "weather.internal", attrValue(t, one(t, e.spans(), "GET"), "server.address").AsString())
+	client := e.client(nil, otelhooks.WithSpanOptions(trace.WithAttributes(
+		attribute.String("server.address", "weather.internal"),
+		attribute.String("url.full", "http://user:secret@example.com/"),
+	)))
+	get(t, t.Context(), client, srv.URL+"/x")
+	span := one(t, e.spans(), "GET")
+	assert.Equal(t, "127.0.0.1", attrValue(t, span, "server.address").AsString())
+	assert.Equal(t, srv.URL+"/x", attrValue(t, span, "url.full").AsString())
 }
 
 func TestWithMetricAttributesFn(t *testing.T) {
@@ -236,7 +241,7 @@ func TestWithMetricAttributesFn(t *testing.T) {
 		}
 		return []attribute.KeyValue{
 			attribute.String("tenant", strings.TrimPrefix(r.URL.Path, "/")),
-			attribute.String("url.scheme", "replaced"), // one of ours
+			attribute.String("url.scheme", "replaced"), // one of ours: ours wins
 		}
 	}))
 
@@ -251,11 +256,7 @@ func TestWithMetricAttributesFn(t *testing.T) {
 		counts := map[string]int{}
 		for _, p := range points(t, all, name) {
 			tenant := p.attrs["tenant"]
-			if tenant != "" {
-				assert.Equal(t, "replaced", p.attrs["url.scheme"], name)
-			} else {
-				assert.Equal(t, "http", p.attrs["url.scheme"], name)
-			}
+			assert.Equal(t, "http", p.attrs["url.scheme"], name)
 			counts[tenant] += int(p.count) + int(p.value)
 		}
 		if name != "http.client.active_requests" {

@@ -154,7 +154,7 @@ func (t *transport) RoundTrip(req *http.Request) (*http.Response, error) {
 // tracer.Start reads its options before it returns (trace.NewSpanStartConfig
 // copies the attributes), and the pool gets them back only then.
 type spanStart struct {
-	opts  []trace.SpanStartOption // the config's, then attrOpt
+	opts  []trace.SpanStartOption // the config's (kind, WithSpanOptions'), then attrOpt
 	attrs [5]attribute.KeyValue   // requestAttrs' most
 	// attrOpt passes attrs[:n]; built again only when n changes.
 	attrOpt trace.SpanStartOption
@@ -163,11 +163,11 @@ type spanStart struct {
 }
 
 func newSpanStart(cfg *config) *spanStart {
+	// The request's attributes come last: the span keeps the last of two
+	// attributes with one key, so ours win over WithSpanOptions's, as
+	// otelhttp's do (it sets them after the start).
 	ss := &spanStart{opts: make([]trace.SpanStartOption, len(cfg.startOpts)+1), scrub: cfg.scrub}
-	// The request's attributes come before the user's options, so that
-	// an attribute of WithSpanOptions replaces ours.
-	ss.opts[0] = cfg.startOpts[0]
-	copy(ss.opts[2:], cfg.startOpts[1:])
+	copy(ss.opts, cfg.startOpts)
 	return ss
 }
 
@@ -178,7 +178,7 @@ func (ss *spanStart) options(req *http.Request) []trace.SpanStartOption {
 	if len(attrs) > len(ss.attrs) {
 		// Past the array, append copied them (never, for requestAttrs
 		// as it is).
-		ss.opts[1] = trace.WithAttributes(attrs...)
+		ss.opts[len(ss.opts)-1] = trace.WithAttributes(attrs...)
 		ss.n = -1
 		return ss.opts
 	}
@@ -186,7 +186,7 @@ func (ss *spanStart) options(req *http.Request) []trace.SpanStartOption {
 		ss.n = len(attrs)
 		ss.attrOpt = trace.WithAttributes(ss.attrs[:ss.n]...)
 	}
-	ss.opts[1] = ss.attrOpt
+	ss.opts[len(ss.opts)-1] = ss.attrOpt
 	return ss.opts
 }
 
