@@ -251,7 +251,9 @@ func WithRedactAllQueryValues() Option {
 // WithURLScrubber replaces the scrubbing of URLs with f: url.full, the
 // URL-valued headers recorded, and the URLs found in error texts become what
 // f returns. f gets a copy of the URL, which it may modify; it is called on
-// net/http's goroutines, concurrently, and must not block. The secrets of the
+// net/http's goroutines and, for url.full, on the goroutine that calls
+// RoundTrip before the span starts (sampled or not: the sampler sees its
+// result), concurrently, and must not block. The secrets of the
 // request (userinfo, the values of the redacted query keys and headers) are
 // still removed from error texts after f. Without it, or with nil, URLs lose
 // their userinfo and the values of the redacted query keys. The last
