@@ -88,8 +88,17 @@ func TestRequestSpanStartsWithSamplingAttributes(t *testing.T) {
 
 	tests := []struct {
 		name, method, url string
+		opts              []otelhooks.Option
 		want              map[attribute.Key]string
 	}{
+		{
+			name: "the scrubbing options apply before the sampler", method: http.MethodGet,
+			url: srv.URL + "/d?q=shoes", opts: []otelhooks.Option{otelhooks.WithRedactAllQueryValues()},
+			want: map[attribute.Key]string{
+				"http.request.method": "GET", "url.full": srv.URL + "/d?q=REDACTED",
+				"server.address": "127.0.0.1", "server.port": port,
+			},
+		},
 		{
 			name: "GET by name", method: http.MethodGet, url: testnet.ByName(t, srv.URL) + "/a?q=1",
 			want: map[attribute.Key]string{
@@ -117,7 +126,8 @@ func TestRequestSpanStartsWithSamplingAttributes(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			rec := newStartRecorder("")
 			e := newEnv(t, sdktrace.WithSampler(rec), sdktrace.WithSpanProcessor(rec))
-			client := e.client(base, otelhooks.WithSpanNameFormatter(func(*http.Request) string { return "request" }))
+			opts := append([]otelhooks.Option{otelhooks.WithSpanNameFormatter(func(*http.Request) string { return "request" })}, tt.opts...)
+			client := e.client(base, opts...)
 			req, err := http.NewRequestWithContext(t.Context(), tt.method, tt.url, nil)
 			require.NoError(t, err)
 			resp, err := client.Do(req)
