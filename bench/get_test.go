@@ -27,6 +27,10 @@ func BenchmarkGET(b *testing.B) {
 
 func benchmarkGET(b *testing.B, s *setup, v *variant, tps providers, target string, base *http.Transport) {
 	b.Helper()
+	if v.replays != "" {
+		benchmarkReplay(b, s, v, tps, target, base)
+		return
+	}
 	defer base.CloseIdleConnections()
 	rt := v.transport(base, tps.forVariant(v))
 	ctx, parent := tps.parent(v)
@@ -47,5 +51,20 @@ func benchmarkGET(b *testing.B, s *setup, v *variant, tps providers, target stri
 		if err := get(reqCtx, rt, target); err != nil {
 			b.Fatalf("setup %s, variant %s: %v", s.name, v.name, err)
 		}
+	}
+}
+
+// benchmarkReplay runs a replay row: the spans of one request of the setup,
+// recorded before the timer, started and ended through the SDK alone per
+// iteration, under the same provider and parent as the other rows.
+func benchmarkReplay(b *testing.B, s *setup, v *variant, tps providers, target string, base *http.Transport) {
+	b.Helper()
+	r := newReplayer(tps.forVariant(v), replayShape(b, s, v, target, base))
+	ctx, parent := tps.parent(v)
+	defer parent.End()
+	r.replay(ctx)
+	b.ReportAllocs()
+	for b.Loop() {
+		r.replay(ctx)
 	}
 }

@@ -61,24 +61,24 @@ func liveHeap() uint64 {
 	return ms.HeapAlloc
 }
 
-func setupNamed(t *testing.T, name string) *setup {
-	t.Helper()
+func setupNamed(tb testing.TB, name string) *setup {
+	tb.Helper()
 	for i := range setups {
 		if setups[i].name == name {
 			return &setups[i]
 		}
 	}
-	t.Fatalf("no setup %q", name)
+	tb.Fatalf("no setup %q", name)
 	return nil
 }
 
-func variantNamed(t *testing.T, name string) *variant {
-	t.Helper()
+func variantNamed(tb testing.TB, name string) *variant {
+	tb.Helper()
 	for i := range variants {
 		if variants[i].name == name {
 			return &variants[i]
 		}
 	}
-	t.Fatalf("no variant %q", name)
+	tb.Fatalf("no variant %q", name)
 	return nil
 }

@@ -14,6 +14,7 @@ import (
 	"go.opentelemetry.io/otel/trace"
 
 	"github.com/wiretrace/wiretrace/otelhooks"
+	wtpropagation "github.com/wiretrace/wiretrace/propagation"
 )
 
 // variant is one way of instrumenting the client: a column of the tables in
@@ -34,6 +35,10 @@ type variant struct {
 	// ours is whether the spans are this project's: the span accounting
 	// fails if one of them is left unended.
 	ours bool
+	// replays, if set, names the variant whose spans the row starts and
+	// ends through the SDK alone, with no request sent: the SDK's share of
+	// the floor (floor_test.go). transport is not used.
+	replays string
 }
 
 func bare(base http.RoundTripper, _ trace.TracerProvider) http.RoundTripper { return base }
@@ -46,6 +51,17 @@ var variants = []variant{
 	{name: "noop-trace", transport: bare, perRequest: func(ctx context.Context) context.Context {
 		return httptrace.WithClientTrace(ctx, noopTrace())
 	}},
+	// Clone the request and inject traceparent, nothing else: what any
+	// instrumentation that propagates pays. The second term of the floor.
+	{name: "propagate", transport: func(base http.RoundTripper, _ trace.TracerProvider) http.RoundTripper {
+		return wtpropagation.NewTransport(base)
+	}},
+	// The SDK alone starting and ending the spans, attributes and events
+	// of one otelhooks request of the setup, recorded in the same run: the
+	// third term of the floor. No HTTP.
+	{name: "sdk-spans", transport: bare, replays: "otelhooks"},
+	// The same for the events mode: one span and its events.
+	{name: "sdk-events", transport: bare, replays: "otelhooks-events"},
 	// Three no-op traces composed by httptrace.WithClientTrace, as three
 	// libraries installing their own would be.
 	{name: "compose3", transport: bare, perRequest: func(ctx context.Context) context.Context {
