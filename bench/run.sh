@@ -12,8 +12,10 @@
 #
 # Environment: PASSES (8), BENCHTIME (1000x: iterations per row and pass),
 # VARIANTS (a regexp of variant names, all by default), CPUS (1,2,4: the
-# -cpu list of the parallel rows; empty: no parallel rows), OUT (results.txt,
-# beside this script; *.txt here is ignored by git).
+# -cpu list of the parallel rows; empty: no parallel rows), NOTIME (1: leave
+# time out of the tables and verdicts, for a loaded machine, whose allocations
+# and bytes are stable and whose times are not), OUT (results.txt, beside this
+# script; *.txt here is ignored by git).
 set -euo pipefail
 
 cd "$(dirname "$0")"
@@ -23,6 +25,7 @@ PASSES=${PASSES:-8}
 BENCHTIME=${BENCHTIME:-1000x}
 VARIANTS=${VARIANTS:-.*}
 CPUS=${CPUS-1,2,4}
+NOTIME=${NOTIME:-}
 OUT=${OUT:-results.txt}
 setups=("$@")
 if [ ${#setups[@]} -eq 0 ]; then
@@ -63,10 +66,18 @@ echo
 echo '## What the SDK-only rows replay'
 "$tmp/bench.test" -test.run '^TestReplayEmitsTheRecordedSpans$' -test.v | sed -n 's/^ *floor_test.go:[0-9]*: //p'
 
-echo
-echo '## benchstat -col /variant'
-benchstat -col /variant "$OUT"
+stats=$OUT
+overhead_flags=()
+if [ -n "$NOTIME" ]; then
+	stats=$tmp/notime.txt
+	sed -E 's/[[:space:]]+[0-9.]+ ns\/op//' "$OUT" >"$stats"
+	overhead_flags=(-notime)
+fi
 
 echo
-echo '## Overhead over bare'
-"$tmp/overhead" "$OUT"
+echo '## benchstat -col /variant'
+benchstat -col /variant "$stats"
+
+echo
+echo '## Overhead over bare and over the floor'
+"$tmp/overhead" "${overhead_flags[@]}" "$OUT"

@@ -25,6 +25,7 @@ package main
 
 import (
 	"bufio"
+	"flag"
 	"fmt"
 	"io"
 	"math"
@@ -126,6 +127,8 @@ type results struct {
 	variants []string
 	rows     map[string]map[string]*row
 	parallel []parallelKey
+	// units are the units printed: all, or without time (-notime).
+	units []string
 }
 
 // parallelKey is a setup of BenchmarkParallelGET at one parallelism.
@@ -140,12 +143,18 @@ func parallelSetup(setup string, procs int) string {
 }
 
 func main() {
-	if len(os.Args) < 2 {
-		fmt.Fprintln(os.Stderr, "usage: overhead results.txt...")
+	noTime := flag.Bool("notime", false, "leave time out: for results from a loaded machine, whose allocations and bytes are stable and whose times are not")
+	flag.Usage = func() {
+		fmt.Fprintln(os.Stderr, "usage: overhead [-notime] results.txt...")
+		flag.PrintDefaults()
+	}
+	flag.Parse()
+	if flag.NArg() == 0 {
+		flag.Usage()
 		os.Exit(2)
 	}
 	res := newResults()
-	for _, name := range os.Args[1:] {
+	for _, name := range flag.Args() {
 		f, err := os.Open(name)
 		if err != nil {
 			fmt.Fprintln(os.Stderr, "overhead:", err)
@@ -162,6 +171,9 @@ func main() {
 		fmt.Fprintln(os.Stderr, "overhead: no benchmark results with setup= and variant= keys")
 		os.Exit(1)
 	}
+	if *noTime {
+		res.units = []string{unitBytes, unitAllocs}
+	}
 	res.printOverheads(os.Stdout)
 	res.printFloors(os.Stdout)
 	res.printGrowth(os.Stdout)
@@ -169,7 +181,7 @@ func main() {
 }
 
 func newResults() *results {
-	return &results{rows: map[string]map[string]*row{}}
+	return &results{rows: map[string]map[string]*row{}, units: units}
 }
 
 // read adds the benchmark lines of r: "BenchmarkGET/setup=K/variant=bare-2
@@ -317,18 +329,17 @@ func (res *results) printOverheads(w io.Writer) {
 		bare := res.get(setup, baseline)
 		n := 0
 		if bare != nil {
-			n = len(bare.samples[unitTime])
+			n = len(bare.samples[unitAllocs])
 		}
 		fmt.Fprintf(w, "\nSetup %s (medians of %d passes; overhead = variant − bare; ÷ floor = overhead / floor)\n\n", setup, n)
-		fmt.Fprintln(w, "| variant | time/op | Δ time | ÷ floor | B/op | Δ B | ÷ floor | allocs/op | Δ allocs | ÷ floor |")
-		fmt.Fprintln(w, "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+		res.printHeader(w, "| variant |", "÷ floor")
 		for _, variant := range res.variants {
 			rw := res.get(setup, variant)
 			if rw == nil {
 				continue
 			}
 			fmt.Fprintf(w, "| %s |", variant)
-			for _, unit := range units {
+			for _, unit := range res.units {
 				format := formatter(unit)
 				d := res.overhead(setup, variant, unit)
 				delta := fmtDelta(d, format)
@@ -343,12 +354,38 @@ func (res *results) printOverheads(w io.Writer) {
 	}
 }
 
+// printHeader prints the header of a table whose first columns are first
+// and which has, per unit printed, the median, the overhead and a ratio
+// named ratio.
+func (res *results) printHeader(w io.Writer, first, ratio string) {
+	names := map[string]string{unitTime: "time/op | Δ time", unitBytes: "B/op | Δ B", unitAllocs: "allocs/op | Δ allocs"}
+	fmt.Fprint(w, first)
+	for _, unit := range res.units {
+		fmt.Fprintf(w, " %s | %s |", names[unit], ratio)
+	}
+	fmt.Fprint(w, "\n|---|")
+	for range strings.Count(first, "|") - 2 {
+		fmt.Fprint(w, "---:|")
+	}
+	for range res.units {
+		fmt.Fprint(w, "---:|---:|---:|")
+	}
+	fmt.Fprintln(w)
+}
+
 // printFloors prints the terms of each setup's floors.
 func (res *results) printFloors(w io.Writer) {
 	fmt.Fprintln(w, "\nFloors: (noop-trace − bare) + (propagate − bare) + the SDK alone (sdk-spans; sdk-events for the events floor)")
 	fmt.Fprintln(w)
-	fmt.Fprintln(w, "| setup | floor | noop-trace − bare | propagate − bare | SDK | time | B | allocs |")
-	fmt.Fprintln(w, "|---|---|---:|---:|---:|---:|---:|---:|")
+	fmt.Fprint(w, "| setup | floor | noop-trace − bare | propagate − bare | SDK |")
+	for _, unit := range res.units {
+		fmt.Fprintf(w, " %s |", unit)
+	}
+	fmt.Fprint(w, "\n|---|---|---:|---:|---:|")
+	for range res.units {
+		fmt.Fprint(w, "---:|")
+	}
+	fmt.Fprintln(w)
 	for _, setup := range res.setups {
 		for _, which := range []string{floorSpans, floorEvents} {
 			sdk := rowSDKSpans
@@ -362,10 +399,12 @@ func (res *results) printFloors(w io.Writer) {
 				return fmt.Sprintf("%s, %s", fmtCount(res.overhead(setup, variant, unitAllocs)),
 					fmtBytes(res.overhead(setup, variant, unitBytes)))
 			}
-			fmt.Fprintf(w, "| %s | %s | %s | %s | %s | %s | %s | %s |\n", setup, which,
-				terms(rowNoopTrace), terms(rowPropagate), terms(sdk),
-				fmtTime(res.floor(setup, which, unitTime)), fmtBytes(res.floor(setup, which, unitBytes)),
-				fmtCount(res.floor(setup, which, unitAllocs)))
+			fmt.Fprintf(w, "| %s | %s | %s | %s | %s |", setup, which,
+				terms(rowNoopTrace), terms(rowPropagate), terms(sdk))
+			for _, unit := range res.units {
+				fmt.Fprintf(w, " %s |", formatter(unit)(res.floor(setup, which, unit)))
+			}
+			fmt.Fprintln(w)
 		}
 	}
 }
@@ -377,8 +416,7 @@ func (res *results) printGrowth(w io.Writer) {
 	for _, setup := range res.parallelSetups() {
 		procs := res.procsOf(setup)
 		fmt.Fprintf(w, "\nParallel %s (b.RunParallel; overhead = variant − bare at the same -cpu; growth = overhead / overhead at -cpu %d)\n\n", setup, procs[0])
-		fmt.Fprintln(w, "| variant | -cpu | time/op | Δ time | growth | B/op | Δ B | growth | allocs/op | Δ allocs | growth |")
-		fmt.Fprintln(w, "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+		res.printHeader(w, "| variant | -cpu |", "growth")
 		for _, variant := range res.variants {
 			for _, p := range procs {
 				key := parallelSetup(setup, p)
@@ -387,7 +425,7 @@ func (res *results) printGrowth(w io.Writer) {
 					continue
 				}
 				fmt.Fprintf(w, "| %s | %d |", variant, p)
-				for _, unit := range units {
+				for _, unit := range res.units {
 					format := formatter(unit)
 					d := res.overhead(key, variant, unit)
 					d1 := res.overhead(parallelSetup(setup, procs[0]), variant, unit)
@@ -439,6 +477,9 @@ func (res *results) printTargets(w io.Writer) {
 				note = " (setup not in the target: for information)"
 			}
 			for _, unit := range tg.units {
+				if !slices.Contains(res.units, unit) {
+					continue
+				}
 				fmt.Fprintln(w, res.verdict(tg, setup, unit, note))
 			}
 		}
@@ -528,7 +569,7 @@ func (res *results) printGrowthTarget(w io.Writer) {
 				res.get(low, tg.variant) == nil || res.get(low, tg.anchor) == nil {
 				continue
 			}
-			for _, unit := range units {
+			for _, unit := range res.units {
 				g := res.overhead(high, tg.variant, unit) / res.overhead(low, tg.variant, unit)
 				ga := res.overhead(high, tg.anchor, unit) / res.overhead(low, tg.anchor, unit)
 				var v string
@@ -638,8 +679,11 @@ func fmtCount(n float64) string {
 }
 
 func fmtRatio(r float64) string {
-	if math.IsNaN(r) || math.IsInf(r, 0) {
+	switch {
+	case math.IsNaN(r) || math.IsInf(r, 0):
 		return "?"
+	case r == 0:
+		return "0"
 	}
 	return fmt.Sprintf("%.2f", r)
 }
