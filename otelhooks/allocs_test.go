@@ -72,15 +72,15 @@ func TestAllocationBudgets(t *testing.T) {
 
 	budgets := []allocBudget{
 		{name: "sub-spans", setup: "K", opts: []otelhooks.Option{noMetrics}, budget: 47, raceBudget: 50},
-		{name: "sub-spans", setup: "N", opts: []otelhooks.Option{noMetrics}, budget: 72, raceBudget: 79},
+		{name: "sub-spans", setup: "N", opts: []otelhooks.Option{noMetrics}, budget: 68, raceBudget: 75},
 		{name: "events", setup: "K", opts: []otelhooks.Option{otelhooks.WithoutSubSpans(), noMetrics}, budget: 39, raceBudget: 40},
-		{name: "events", setup: "N", opts: []otelhooks.Option{otelhooks.WithoutSubSpans(), noMetrics}, budget: 62, raceBudget: 63},
+		{name: "events", setup: "N", opts: []otelhooks.Option{otelhooks.WithoutSubSpans(), noMetrics}, budget: 57, raceBudget: 58},
 		{name: "unsampled", setup: "K", opts: []otelhooks.Option{noMetrics}, unsampled: true, budget: 9, raceBudget: 9},
 		{name: "metered", setup: "K", opts: []otelhooks.Option{otelhooks.WithMeterProvider(metered)}, budget: 48, raceBudget: 51},
-		{name: "metered", setup: "N", opts: []otelhooks.Option{otelhooks.WithMeterProvider(metered)}, budget: 77, raceBudget: 84},
+		{name: "metered", setup: "N", opts: []otelhooks.Option{otelhooks.WithMeterProvider(metered)}, budget: 73, raceBudget: 80},
 		{name: "unsampled-metered", setup: "K", opts: []otelhooks.Option{otelhooks.WithMeterProvider(metered)}, unsampled: true, budget: 18, raceBudget: 18},
 		{name: "under-otelhttp", setup: "K", opts: []otelhooks.Option{otelhooks.WithoutRequestSpan(), noMetrics}, otelhttp: true, budget: 42, raceBudget: 44},
-		{name: "under-otelhttp", setup: "N", opts: []otelhooks.Option{otelhooks.WithoutRequestSpan(), noMetrics}, otelhttp: true, budget: 67, raceBudget: 73},
+		{name: "under-otelhttp", setup: "N", opts: []otelhooks.Option{otelhooks.WithoutRequestSpan(), noMetrics}, otelhttp: true, budget: 63, raceBudget: 69},
 	}
 
 	servers := map[string]func() (string, *http.Transport){

@@ -152,12 +152,12 @@ func appendAddr(attrs []attribute.KeyValue, a net.Addr, addrKey, portKey attribu
 		if a == nil {
 			return attrs
 		}
-		return append(attrs, addrKey.String(a.IP.String()), portKey.Int(a.Port))
+		return append(attrs, addrKey.String(ipString(a.IP)), portKey.Int(a.Port))
 	case *net.UDPAddr:
 		if a == nil {
 			return attrs
 		}
-		return append(attrs, addrKey.String(a.IP.String()), portKey.Int(a.Port))
+		return append(attrs, addrKey.String(ipString(a.IP)), portKey.Int(a.Port))
 	case nil:
 		return attrs
 	}

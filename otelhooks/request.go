@@ -440,11 +440,7 @@ func (r *request) dnsDone(info clienttrace.DNSDoneInfo) {
 	}
 	attrs := r.attrs()
 	if info.Err == nil {
-		answers := make([]string, len(info.Addrs))
-		for i, a := range info.Addrs {
-			answers[i] = a.String()
-		}
-		attrs = append(attrs, semconv.DNSAnswers(answers...))
+		attrs = append(attrs, dnsAnswersAttr(info.Addrs))
 	}
 	attrs = append(attrs, dnsCoalescedKey.Bool(info.Coalesced))
 	r.end(&r.dns, info.Err, stamp(now), attrs...)
