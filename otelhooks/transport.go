@@ -81,8 +81,8 @@ type transport struct {
 	// hooksFor); read-only too.
 	customTLSDial bool
 
-	// addrs caches the addresses of the connection last reused; it
-	// changes at run time and is safe for concurrent use.
+	// addrs formats the addresses of connections (connaddrs.go); it
+	// is safe for concurrent use.
 	addrs addrCache
 	// starts holds *spanStart, for the options of the request spans.
 	starts sync.Pool
