@@ -33,8 +33,10 @@ const allocNoise = 1
 // cost per request over the same request through the bare transport.
 type allocBudget struct {
 	name string
-	// setup is "K" (HTTP/1.1 keep-alive to 127.0.0.1) or "N" (HTTP/1.1 to
-	// localhost, a new connection and a DNS lookup per request).
+	// setup is "K" (HTTP/1.1 keep-alive to 127.0.0.1), "N" (HTTP/1.1 to
+	// localhost, a new connection and a DNS lookup per request) or "T"
+	// (HTTPS to 127.0.0.1, a new connection and a full TLS handshake per
+	// request).
 	setup string
 	opts  []otelhooks.Option
 	// unsampled runs the requests under a parent that is not sampled.
@@ -73,6 +75,7 @@ func TestAllocationBudgets(t *testing.T) {
 	budgets := []allocBudget{
 		{name: "sub-spans", setup: "K", opts: []otelhooks.Option{noMetrics}, budget: 47, raceBudget: 50},
 		{name: "sub-spans", setup: "N", opts: []otelhooks.Option{noMetrics}, budget: 68, raceBudget: 75},
+		{name: "sub-spans", setup: "T", opts: []otelhooks.Option{noMetrics}, budget: 62, raceBudget: 69},
 		{name: "events", setup: "K", opts: []otelhooks.Option{otelhooks.WithoutSubSpans(), noMetrics}, budget: 39, raceBudget: 40},
 		{name: "events", setup: "N", opts: []otelhooks.Option{otelhooks.WithoutSubSpans(), noMetrics}, budget: 57, raceBudget: 58},
 		{name: "unsampled", setup: "K", opts: []otelhooks.Option{noMetrics}, unsampled: true, budget: 9, raceBudget: 9},
@@ -89,6 +92,11 @@ func TestAllocationBudgets(t *testing.T) {
 		},
 		"N": func() (string, *http.Transport) {
 			return allocServer(t, true), &http.Transport{DisableKeepAlives: true}
+		},
+		"T": func() (string, *http.Transport) {
+			srv, tr := tlsServer(t, http.HandlerFunc(okHandler), false)
+			tr.DisableKeepAlives = true
+			return srv.URL, tr
 		},
 	}
 	sampled := sdktrace.NewTracerProvider(sdktrace.WithSampler(sdktrace.AlwaysSample()), sdktrace.WithSpanProcessor(discard{}))

@@ -253,7 +253,7 @@ func tlsAttrs(attrs []attribute.KeyValue, cs *tls.ConnectionState) []attribute.K
 	attrs = append(attrs,
 		semconv.TLSProtocolNameKey.String("tls"),
 		semconv.TLSProtocolVersion(tlsVersion(cs.Version)),
-		semconv.TLSCipher(tls.CipherSuiteName(cs.CipherSuite)),
+		semconv.TLSCipher(cipherSuiteName(cs.CipherSuite)),
 		semconv.TLSResumed(cs.DidResume),
 	)
 	if cs.NegotiatedProtocol != "" {
@@ -265,12 +265,7 @@ func tlsAttrs(attrs []attribute.KeyValue, cs *tls.ConnectionState) []attribute.K
 	// A transport other than net/http's may report a state with a nil
 	// entry in the chain: then there is no leaf to describe.
 	if len(cs.PeerCertificates) > 0 && cs.PeerCertificates[0] != nil {
-		leaf := cs.PeerCertificates[0]
-		attrs = append(attrs,
-			semconv.TLSServerSubject(leaf.Subject.String()),
-			semconv.TLSServerIssuer(leaf.Issuer.String()),
-			semconv.TLSServerNotAfter(leaf.NotAfter.UTC().Format("2006-01-02T15:04:05Z07:00")),
-		)
+		attrs = appendCertAttrs(attrs, cs.PeerCertificates[0])
 	}
 	return attrs
 }

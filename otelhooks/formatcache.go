@@ -1,8 +1,12 @@
 package otelhooks
 
 import (
+	"bytes"
+	"crypto/tls"
+	"crypto/x509"
 	"net"
 	"net/netip"
+	"sync"
 	"sync/atomic"
 
 	"go.opentelemetry.io/otel/attribute"
@@ -20,6 +24,12 @@ import (
 // entries each, replaced on a miss). They hold nothing but addresses and
 // their text, which are a pure function of each other, so sharing them
 // between transports leaks nothing from one to another.
+
+// The handshake of every new TLS connection is described the same way too:
+// the cipher suite's name, which tls.CipherSuiteName looks up in a list
+// that tls.CipherSuites builds afresh on each call (14 allocations), and the
+// server certificate's subject, issuer and expiry, formatted from the same
+// certificate again and again (13 allocations for a two-part name).
 
 // formatCacheSlots is the size of each cache: enough for the local
 // addresses of a host and the answers of the names a client talks to most,
@@ -117,6 +127,66 @@ func slotOf(addr netip.Addr) int {
 	b := addr.As16()
 	h := uint32(2166136261) // FNV-1a
 	for _, c := range b[10:] {
+		h = (h ^ uint32(c)) * 16777619
+	}
+	return int(h % formatCacheSlots)
+}
+
+// cipherSuiteNames are the names of the cipher suites crypto/tls knows,
+// secure and insecure, built once.
+var cipherSuiteNames = sync.OnceValue(func() map[uint16]string {
+	names := map[uint16]string{}
+	for _, c := range append(tls.CipherSuites(), tls.InsecureCipherSuites()...) {
+		names[c.ID] = c.Name
+	}
+	return names
+})
+
+// cipherSuiteName returns tls.CipherSuiteName(id) without allocating for a
+// suite crypto/tls knows.
+func cipherSuiteName(id uint16) string {
+	if name, ok := cipherSuiteNames()[id]; ok {
+		return name
+	}
+	return tls.CipherSuiteName(id)
+}
+
+// certEntry is a certificate, as its DER bytes, and its attributes.
+type certEntry struct {
+	raw   []byte // the certificate's own Raw: immutable, never written to
+	attrs [3]attribute.KeyValue
+}
+
+var certAttrsCache [formatCacheSlots]atomic.Pointer[certEntry]
+
+// appendCertAttrs appends tls.server.subject, tls.server.issuer and
+// tls.server.not_after of the server's leaf certificate, from the cache if
+// the same certificate (the same DER bytes) was described lately. The same
+// bytes parse to the same names and dates, so a hit is what formatting would
+// give.
+func appendCertAttrs(attrs []attribute.KeyValue, leaf *x509.Certificate) []attribute.KeyValue {
+	slot := &certAttrsCache[certSlot(leaf.Raw)]
+	if e := slot.Load(); e != nil && bytes.Equal(e.raw, leaf.Raw) && len(leaf.Raw) > 0 {
+		return append(attrs, e.attrs[:]...)
+	}
+	e := &certEntry{raw: leaf.Raw, attrs: [3]attribute.KeyValue{
+		semconv.TLSServerSubject(leaf.Subject.String()),
+		semconv.TLSServerIssuer(leaf.Issuer.String()),
+		semconv.TLSServerNotAfter(leaf.NotAfter.UTC().Format("2006-01-02T15:04:05Z07:00")),
+	}}
+	if len(leaf.Raw) > 0 {
+		// A certificate built in memory, not parsed, has no bytes to
+		// compare: it is described every time.
+		slot.Store(e)
+	}
+	return append(attrs, e.attrs[:]...)
+}
+
+// certSlot returns the cache slot of a certificate: a hash of its last
+// bytes, the end of its signature, which differ between any two.
+func certSlot(raw []byte) int {
+	h := uint32(2166136261) // FNV-1a
+	for _, c := range raw[max(0, len(raw)-8):] {
 		h = (h ^ uint32(c)) * 16777619
 	}
 	return int(h % formatCacheSlots)

@@ -1,13 +1,20 @@
 package otelhooks
 
 import (
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
 	"fmt"
 	"net"
 	"sync"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	"go.opentelemetry.io/otel/attribute"
 	semconv "go.opentelemetry.io/otel/semconv/v1.43.0"
+
+	"github.com/wiretrace/wiretrace/internal/testnet"
 )
 
 func TestIPStringIsWhatNetIPStringWrites(t *testing.T) {
@@ -104,4 +111,46 @@ func TestFormatCachesAreSafeForConcurrentUse(t *testing.T) {
 		})
 	}
 	wg.Wait()
+}
+
+func TestCipherSuiteNameIsWhatCryptoTLSNames(t *testing.T) {
+	for _, c := range append(tls.CipherSuites(), tls.InsecureCipherSuites()...) {
+		assert.Equal(t, tls.CipherSuiteName(c.ID), cipherSuiteName(c.ID))
+	}
+	assert.Equal(t, tls.CipherSuiteName(0xfefe), cipherSuiteName(0xfefe), "unknown")
+	assert.Zero(t, testing.AllocsPerRun(100, func() { cipherSuiteName(tls.TLS_AES_128_GCM_SHA256) }))
+}
+
+func TestCertAttrsAreWhatFormattingGives(t *testing.T) {
+	ca := testnet.NewCA(t, "wiretrace format CA")
+	leaves := []*x509.Certificate{
+		parseLeaf(t, ca.Leaf(t, "one.example", "one.example")),
+		parseLeaf(t, ca.Leaf(t, "two.example", "two.example")),
+	}
+	for round := range 2 {
+		for _, leaf := range leaves {
+			want := []attribute.KeyValue{
+				semconv.TLSServerSubject(leaf.Subject.String()),
+				semconv.TLSServerIssuer(leaf.Issuer.String()),
+				semconv.TLSServerNotAfter(leaf.NotAfter.UTC().Format("2006-01-02T15:04:05Z07:00")),
+			}
+			assert.Equal(t, want, appendCertAttrs(nil, leaf), "round %d, %s", round, leaf.Subject)
+		}
+	}
+	buf := make([]attribute.KeyValue, 0, 3)
+	assert.Zero(t, testing.AllocsPerRun(100, func() { appendCertAttrs(buf, leaves[0]) }), "a certificate seen before")
+}
+
+func TestCertAttrsOfACertificateWithoutBytesAreFormattedEachTime(t *testing.T) {
+	a := &x509.Certificate{Subject: pkix.Name{CommonName: "a"}, Issuer: pkix.Name{CommonName: "ca"}}
+	b := &x509.Certificate{Subject: pkix.Name{CommonName: "b"}, Issuer: pkix.Name{CommonName: "ca"}}
+	assert.Equal(t, semconv.TLSServerSubject("CN=a"), appendCertAttrs(nil, a)[0])
+	assert.Equal(t, semconv.TLSServerSubject("CN=b"), appendCertAttrs(nil, b)[0])
+}
+
+func parseLeaf(t *testing.T, c tls.Certificate) *x509.Certificate {
+	t.Helper()
+	leaf, err := x509.ParseCertificate(c.Certificate[0])
+	require.NoError(t, err)
+	return leaf
 }
