@@ -13,7 +13,8 @@ import (
 // connection (H2).
 var parallelSetups = []string{"K", "H2"}
 
-// parallelVariants are its rows: bare, ours, and the anchor.
+// parallelVariants are its rows: bare, ours, and the anchor. A row whose
+// perRequest keeps state (propagate) cannot be one.
 var parallelVariants = []string{"bare", "otelhooks", "otelhttptrace"}
 
 // parallelIdleConns is the keep-alive pool of the K setup under
