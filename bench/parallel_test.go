@@ -6,6 +6,8 @@ import (
 	"runtime"
 	"sync"
 	"testing"
+
+	"github.com/wiretrace/wiretrace/internal/spantest"
 )
 
 // parallelSetups are the setups of BenchmarkParallelGET: those where
@@ -33,7 +35,7 @@ const parallelIdleConns = 64
 // The names are BenchmarkParallelGET/setup=K/variant=bare-4 and so on:
 // bench/overhead reads the -4 as the parallelism of the row.
 func BenchmarkParallelGET(b *testing.B) {
-	tps := newProviders(discard{})
+	tps := newProviders(spantest.Discard{})
 	for _, name := range parallelSetups {
 		s := setupNamed(b, name)
 		b.Run("setup="+s.name, func(b *testing.B) {

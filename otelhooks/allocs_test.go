@@ -3,10 +3,8 @@ package otelhooks_test
 import (
 	"context"
 	"io"
-	"net"
 	"net/http"
 	"net/http/httptest"
-	"net/url"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -16,6 +14,8 @@ import (
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	"go.opentelemetry.io/otel/trace"
 
+	"github.com/wiretrace/wiretrace/internal/spantest"
+	"github.com/wiretrace/wiretrace/internal/testnet"
 	"github.com/wiretrace/wiretrace/otelhooks"
 )
 
@@ -94,13 +94,13 @@ func TestAllocationBudgets(t *testing.T) {
 			return allocServer(t, true), &http.Transport{DisableKeepAlives: true}
 		},
 		"T": func() (string, *http.Transport) {
-			srv, tr := tlsServer(t, http.HandlerFunc(okHandler), false)
+			srv, tr := testnet.NewTLSServer(t, http.HandlerFunc(testnet.OK), false)
 			tr.DisableKeepAlives = true
 			return srv.URL, tr
 		},
 	}
-	sampled := sdktrace.NewTracerProvider(sdktrace.WithSampler(sdktrace.AlwaysSample()), sdktrace.WithSpanProcessor(discard{}))
-	unsampled := sdktrace.NewTracerProvider(sdktrace.WithSampler(sdktrace.ParentBased(sdktrace.NeverSample())), sdktrace.WithSpanProcessor(discard{}))
+	sampled := sdktrace.NewTracerProvider(sdktrace.WithSampler(sdktrace.AlwaysSample()), sdktrace.WithSpanProcessor(spantest.Discard{}))
+	unsampled := sdktrace.NewTracerProvider(sdktrace.WithSampler(sdktrace.ParentBased(sdktrace.NeverSample())), sdktrace.WithSpanProcessor(spantest.Discard{}))
 
 	for _, b := range budgets {
 		t.Run(b.name+"/"+b.setup, func(t *testing.T) {
@@ -177,15 +177,10 @@ func getOnce(ctx context.Context, rt http.RoundTripper, target string) error {
 // host "localhost" if byName.
 func allocServer(t *testing.T, byName bool) string {
 	t.Helper()
-	srv := httptest.NewServer(http.HandlerFunc(okHandler))
+	srv := httptest.NewServer(http.HandlerFunc(testnet.OK))
 	t.Cleanup(srv.Close)
-	if !byName {
-		return srv.URL
+	if byName {
+		return testnet.ByName(t, srv.URL)
 	}
-	u, err := url.Parse(srv.URL)
-	require.NoError(t, err)
-	_, port, err := net.SplitHostPort(u.Host)
-	require.NoError(t, err)
-	u.Host = net.JoinHostPort("localhost", port)
-	return u.String()
+	return srv.URL
 }
