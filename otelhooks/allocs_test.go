@@ -26,8 +26,13 @@ const allocRuns = 400
 
 // allocNoise is by how much a mode may exceed its budget: AllocsPerRun
 // returns the mean rounded down, and two rows compared (ours and bare) can
-// each land on either side of an integer.
-const allocNoise = 1
+// each land on either side of an integer. Under the race detector, whose
+// sync.Pool drops what is put back at random, the counts move by up to two
+// between runs (seen: T 67–69, events N 58–60), so raceNoise is two.
+const (
+	allocNoise = 1
+	raceNoise  = 2
+)
 
 // allocBudget is one mode of NewTransport with the allocations it may
 // cost per request over the same request through the bare transport.
@@ -49,7 +54,7 @@ type allocBudget struct {
 	// budget is the allocations per request over bare measured when it
 	// was set; raceBudget the same under the race detector, which
 	// changes the counts (its sync.Pool, for one, drops a quarter of what
-	// is put back), stable too.
+	// is put back).
 	budget, raceBudget float64
 }
 
@@ -61,12 +66,12 @@ type allocBudget struct {
 //
 // The budgets are the counts measured when they were set (the commit that
 // last changed this table), exactly: the assertion allows allocNoise more,
-// the one allocation by which two rounded-down means can differ, and no
-// other padding. An optimisation that lowers a count should lower its
-// budget here, and a change that raises one must say why in the same
-// commit. The figures match bench/'s rows of the same names (docs/performance.md),
-// which break them down. Every instrumented row propagates (W3C
-// traceparent), as bench/ does.
+// the one allocation by which two rounded-down means can differ (raceNoise,
+// two, under the race detector), and no other padding. An optimisation that
+// lowers a count should lower its budget here, and a change that raises one
+// must say why in the same commit. The figures match bench/'s rows of the
+// same names (docs/performance.md), which break them down. Every
+// instrumented row propagates (W3C traceparent), as bench/ does.
 func TestAllocationBudgets(t *testing.T) {
 	noMetrics := otelhooks.WithMeterProvider(noopmetric.NewMeterProvider())
 	metered := sdkmetric.NewMeterProvider(sdkmetric.WithReader(sdkmetric.NewManualReader()))
@@ -80,8 +85,9 @@ func TestAllocationBudgets(t *testing.T) {
 		{name: "events", setup: "N", opts: []otelhooks.Option{otelhooks.WithoutSubSpans(), noMetrics}, budget: 57, raceBudget: 58},
 		{name: "unsampled", setup: "K", opts: []otelhooks.Option{noMetrics}, unsampled: true, budget: 9, raceBudget: 9},
 		{name: "metered", setup: "K", opts: []otelhooks.Option{otelhooks.WithMeterProvider(metered)}, budget: 48, raceBudget: 51},
-		{name: "metered", setup: "N", opts: []otelhooks.Option{otelhooks.WithMeterProvider(metered)}, budget: 73, raceBudget: 80},
+		{name: "metered", setup: "N", opts: []otelhooks.Option{otelhooks.WithMeterProvider(metered)}, budget: 69, raceBudget: 76},
 		{name: "unsampled-metered", setup: "K", opts: []otelhooks.Option{otelhooks.WithMeterProvider(metered)}, unsampled: true, budget: 18, raceBudget: 18},
+		{name: "unsampled-metered", setup: "N", opts: []otelhooks.Option{otelhooks.WithMeterProvider(metered)}, unsampled: true, budget: 32, raceBudget: 32},
 		{name: "under-otelhttp", setup: "K", opts: []otelhooks.Option{otelhooks.WithoutRequestSpan(), noMetrics}, otelhttp: true, budget: 42, raceBudget: 44},
 		{name: "under-otelhttp", setup: "N", opts: []otelhooks.Option{otelhooks.WithoutRequestSpan(), noMetrics}, otelhttp: true, budget: 63, raceBudget: 69},
 	}
@@ -121,12 +127,12 @@ func TestAllocationBudgets(t *testing.T) {
 			}
 			bare := allocsPerRequest(t, ctx, outer, base, target)
 			ours := allocsPerRequest(t, ctx, outer, rt, target)
-			budget := b.budget
+			budget, noise := b.budget, float64(allocNoise)
 			if raceEnabled {
-				budget = b.raceBudget
+				budget, noise = b.raceBudget, raceNoise
 			}
 			t.Logf("%s %s: %.0f allocs/request, bare %.0f: %+.0f, budget %+.0f", b.name, b.setup, ours, bare, ours-bare, budget)
-			assert.LessOrEqual(t, ours-bare, budget+allocNoise, "allocations per request over bare")
+			assert.LessOrEqual(t, ours-bare, budget+noise, "allocations per request over bare")
 		})
 	}
 }
