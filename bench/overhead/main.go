@@ -465,6 +465,10 @@ func (res *results) printTargets(w io.Writer) {
 	fmt.Fprintln(w, "\nTargets (overhead = variant − bare; allocations and bytes by their medians, time by an exact sign test over the passes, paired)")
 	for _, tg := range targets {
 		fmt.Fprintf(w, "\n%s\n\n", tg.name)
+		if !slices.ContainsFunc(tg.units, func(u string) bool { return slices.Contains(res.units, u) }) {
+			fmt.Fprintln(w, "(left out: -notime)")
+			continue
+		}
 		fmt.Fprintln(w, "| setup | unit | ours | anchor | ratio | target | verdict |")
 		fmt.Fprintln(w, "|---|---|---:|---:|---:|---:|---|")
 		for _, setup := range res.setups {
