@@ -78,18 +78,18 @@ func TestAllocationBudgets(t *testing.T) {
 	t.Cleanup(func() { _ = metered.Shutdown(context.Background()) })
 
 	budgets := []allocBudget{
-		{name: "sub-spans", setup: "K", opts: []otelhooks.Option{noMetrics}, budget: 47, raceBudget: 50},
-		{name: "sub-spans", setup: "N", opts: []otelhooks.Option{noMetrics}, budget: 68, raceBudget: 75},
-		{name: "sub-spans", setup: "T", opts: []otelhooks.Option{noMetrics}, budget: 62, raceBudget: 69},
-		{name: "events", setup: "K", opts: []otelhooks.Option{otelhooks.WithoutSubSpans(), noMetrics}, budget: 39, raceBudget: 40},
-		{name: "events", setup: "N", opts: []otelhooks.Option{otelhooks.WithoutSubSpans(), noMetrics}, budget: 57, raceBudget: 58},
+		{name: "sub-spans", setup: "K", opts: []otelhooks.Option{noMetrics}, budget: 48, raceBudget: 51},
+		{name: "sub-spans", setup: "N", opts: []otelhooks.Option{noMetrics}, budget: 69, raceBudget: 77},
+		{name: "sub-spans", setup: "T", opts: []otelhooks.Option{noMetrics}, budget: 63, raceBudget: 71},
+		{name: "events", setup: "K", opts: []otelhooks.Option{otelhooks.WithoutSubSpans(), noMetrics}, budget: 40, raceBudget: 41},
+		{name: "events", setup: "N", opts: []otelhooks.Option{otelhooks.WithoutSubSpans(), noMetrics}, budget: 58, raceBudget: 59},
 		{name: "unsampled", setup: "K", opts: []otelhooks.Option{noMetrics}, unsampled: true, budget: 9, raceBudget: 9},
-		{name: "metered", setup: "K", opts: []otelhooks.Option{otelhooks.WithMeterProvider(metered)}, budget: 48, raceBudget: 51},
-		{name: "metered", setup: "N", opts: []otelhooks.Option{otelhooks.WithMeterProvider(metered)}, budget: 69, raceBudget: 76},
+		{name: "metered", setup: "K", opts: []otelhooks.Option{otelhooks.WithMeterProvider(metered)}, budget: 49, raceBudget: 53},
+		{name: "metered", setup: "N", opts: []otelhooks.Option{otelhooks.WithMeterProvider(metered)}, budget: 70, raceBudget: 79},
 		{name: "unsampled-metered", setup: "K", opts: []otelhooks.Option{otelhooks.WithMeterProvider(metered)}, unsampled: true, budget: 18, raceBudget: 18},
 		{name: "unsampled-metered", setup: "N", opts: []otelhooks.Option{otelhooks.WithMeterProvider(metered)}, unsampled: true, budget: 32, raceBudget: 32},
-		{name: "under-otelhttp", setup: "K", opts: []otelhooks.Option{otelhooks.WithoutRequestSpan(), noMetrics}, otelhttp: true, budget: 42, raceBudget: 44},
-		{name: "under-otelhttp", setup: "N", opts: []otelhooks.Option{otelhooks.WithoutRequestSpan(), noMetrics}, otelhttp: true, budget: 63, raceBudget: 69},
+		{name: "under-otelhttp", setup: "K", opts: []otelhooks.Option{otelhooks.WithoutRequestSpan(), noMetrics}, otelhttp: true, budget: 43, raceBudget: 45},
+		{name: "under-otelhttp", setup: "N", opts: []otelhooks.Option{otelhooks.WithoutRequestSpan(), noMetrics}, otelhttp: true, budget: 64, raceBudget: 71},
 	}
 
 	servers := map[string]func() (string, *http.Transport){
