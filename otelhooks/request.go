@@ -81,9 +81,11 @@ type request struct {
 	// attempts counts the attempts that began: 1 + the times net/http
 	// sent the request again. connected is whether the current attempt
 	// got a connection (GotConn): only a GetConn after that begins a new
-	// attempt, see getConn.
-	attempts   int
+	// attempt, see getConn. It sits beside done, in the padding before
+	// attempts, so that the request fits its size class
+	// (TestRequestStateFitsItsSizeClass).
 	connected  bool
+	attempts   int
 	getconn    phase
 	getconnCtx context.Context
 	dns        phase
@@ -127,9 +129,6 @@ type request struct {
 	meter       *requestMeter // nil: not metered
 	// conn is the request's connection, if InstrumentDialer made it.
 	conn *instrumentedConn
-	// addrs is the transport's cache of connection addresses; nil for
-	// NewClientTrace, which formats them each time.
-	addrs *addrCache
 	// peer is network.peer.address of the connection the request got, for
 	// the request span. Its port is left to http.getconn: with it, the
 	// request span would pass 8 attributes, past which the SDK allocates a
@@ -176,9 +175,6 @@ func newRequest(parent context.Context, cfg *config, tracer trace.Tracer, span t
 		recording: span != nil,
 		req:       req,
 		sendsBody: hasBody(req),
-	}
-	if t != nil {
-		r.addrs = &t.addrs
 	}
 	hooks := hooksFor(cfg, t, req)
 	r.tlsInDial = hooks.tlsInDial
@@ -352,7 +348,7 @@ func (r *request) gotConn(info clienttrace.GotConnInfo) {
 		attrs = appendPeer(attrs, winner)
 		attrs = appendAddr(attrs, info.Conn.LocalAddr(), semconv.NetworkLocalAddressKey, semconv.NetworkLocalPortKey)
 	case info.Conn != nil:
-		attrs = r.addrs.appendAddrs(attrs, info.Conn, info.Reused)
+		attrs = appendConnAddrs(attrs, info.Conn)
 	}
 	if info.Conn != nil {
 		// The peer goes on the request span too, as the conventions

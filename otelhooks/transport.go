@@ -81,9 +81,6 @@ type transport struct {
 	// hooksFor); read-only too.
 	customTLSDial bool
 
-	// addrs formats the addresses of connections (connaddrs.go); it
-	// is safe for concurrent use.
-	addrs addrCache
 	// starts holds *spanStart, for the options of the request spans.
 	starts sync.Pool
 }
