@@ -78,16 +78,16 @@ func TestAllocationBudgets(t *testing.T) {
 	t.Cleanup(func() { _ = metered.Shutdown(context.Background()) })
 
 	budgets := []allocBudget{
-		{name: "sub-spans", setup: "K", opts: []otelhooks.Option{noMetrics}, budget: 48, raceBudget: 51},
-		{name: "sub-spans", setup: "N", opts: []otelhooks.Option{noMetrics}, budget: 69, raceBudget: 77},
-		{name: "sub-spans", setup: "T", opts: []otelhooks.Option{noMetrics}, budget: 63, raceBudget: 71},
-		{name: "events", setup: "K", opts: []otelhooks.Option{otelhooks.WithoutSubSpans(), noMetrics}, budget: 40, raceBudget: 41},
-		{name: "events", setup: "N", opts: []otelhooks.Option{otelhooks.WithoutSubSpans(), noMetrics}, budget: 58, raceBudget: 59},
-		{name: "unsampled", setup: "K", opts: []otelhooks.Option{noMetrics}, unsampled: true, budget: 9, raceBudget: 9},
-		{name: "metered", setup: "K", opts: []otelhooks.Option{otelhooks.WithMeterProvider(metered)}, budget: 49, raceBudget: 53},
-		{name: "metered", setup: "N", opts: []otelhooks.Option{otelhooks.WithMeterProvider(metered)}, budget: 70, raceBudget: 79},
-		{name: "unsampled-metered", setup: "K", opts: []otelhooks.Option{otelhooks.WithMeterProvider(metered)}, unsampled: true, budget: 18, raceBudget: 18},
-		{name: "unsampled-metered", setup: "N", opts: []otelhooks.Option{otelhooks.WithMeterProvider(metered)}, unsampled: true, budget: 32, raceBudget: 32},
+		{name: "sub-spans", setup: "K", opts: []otelhooks.Option{noMetrics}, budget: 50, raceBudget: 55},
+		{name: "sub-spans", setup: "N", opts: []otelhooks.Option{noMetrics}, budget: 71, raceBudget: 81},
+		{name: "sub-spans", setup: "T", opts: []otelhooks.Option{noMetrics}, budget: 66, raceBudget: 75},
+		{name: "events", setup: "K", opts: []otelhooks.Option{otelhooks.WithoutSubSpans(), noMetrics}, budget: 42, raceBudget: 46},
+		{name: "events", setup: "N", opts: []otelhooks.Option{otelhooks.WithoutSubSpans(), noMetrics}, budget: 60, raceBudget: 63},
+		{name: "unsampled", setup: "K", opts: []otelhooks.Option{noMetrics}, unsampled: true, budget: 11, raceBudget: 11},
+		{name: "metered", setup: "K", opts: []otelhooks.Option{otelhooks.WithMeterProvider(metered)}, budget: 51, raceBudget: 56},
+		{name: "metered", setup: "N", opts: []otelhooks.Option{otelhooks.WithMeterProvider(metered)}, budget: 72, raceBudget: 83},
+		{name: "unsampled-metered", setup: "K", opts: []otelhooks.Option{otelhooks.WithMeterProvider(metered)}, unsampled: true, budget: 20, raceBudget: 20},
+		{name: "unsampled-metered", setup: "N", opts: []otelhooks.Option{otelhooks.WithMeterProvider(metered)}, unsampled: true, budget: 34, raceBudget: 35},
 		{name: "under-otelhttp", setup: "K", opts: []otelhooks.Option{otelhooks.WithoutRequestSpan(), noMetrics}, otelhttp: true, budget: 43, raceBudget: 45},
 		{name: "under-otelhttp", setup: "N", opts: []otelhooks.Option{otelhooks.WithoutRequestSpan(), noMetrics}, otelhttp: true, budget: 64, raceBudget: 71},
 	}
