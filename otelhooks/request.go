@@ -3,8 +3,10 @@ package otelhooks
 import (
 	"context"
 	"crypto/tls"
+	"fmt"
 	"net"
 	"net/http"
+	"net/http/httptrace"
 	"net/textproto"
 	"slices"
 	"strconv"
@@ -72,8 +74,11 @@ type request struct {
 	tlsInDial bool
 	// req is the request as given to the transport, for the request
 	// span's attributes; nil for NewClientTrace. It must not be modified.
-	req   *http.Request
-	trace clienttrace.ClientTrace
+	req *http.Request
+	// max1xx is how many bytes of 1xx header fields the request may
+	// receive, or 0 for no limit (see max1xxHeaderBytes).
+	max1xx int64
+	trace  clienttrace.ClientTrace
 
 	// mu guards every field below.
 	mu   sync.Mutex
@@ -126,7 +131,10 @@ type request struct {
 	// (WroteHeaderField), of the keys WithRequestHeaders asked for; nil
 	// until one is written.
 	sentHeaders http.Header
-	meter       *requestMeter // nil: not metered
+	// size1xx is the size of the 1xx header fields received, as HTTP/2
+	// counts them, against max1xx.
+	size1xx int64
+	meter   *requestMeter // nil: not metered
 	// conn is the request's connection, if InstrumentDialer made it.
 	conn *instrumentedConn
 	// peer is network.peer.address of the connection the request got, for
@@ -175,6 +183,9 @@ func newRequest(parent context.Context, cfg *config, tracer trace.Tracer, span t
 		recording: span != nil,
 		req:       req,
 		sendsBody: hasBody(req),
+	}
+	if r.recording {
+		r.max1xx = max1xxHeaderBytes(parent, t)
 	}
 	hooks := hooksFor(cfg, t, req)
 	r.tlsInDial = hooks.tlsInDial
@@ -668,11 +679,50 @@ func (r *request) gotFirstResponseByte() {
 	}
 }
 
+// defaultMax1xxHeaderBytes is net/http's limit on the response headers it
+// reads when Transport.MaxResponseHeaderBytes is zero.
+const defaultMax1xxHeaderBytes = 10 << 20
+
+// max1xxHeaderBytes returns how many bytes of 1xx header fields a request
+// under ctx may receive, or 0 for no limit.
+//
+// net/http bounds the 1xx responses it reads (HTTP/1: their headers count
+// against MaxResponseHeaderBytes with the final response's; HTTP/2: their
+// header fields against the larger of that and its header list size), so
+// that a server cannot keep a client reading them forever, unless
+// Got1xxResponse is set: then the caller sees them and is "responsible for
+// limiting" them. got1xxResponse is set for every recorded request, so it
+// limits them itself, as HTTP/2 does, to MaxResponseHeaderBytes of an
+// *http.Transport base (10 MiB, net/http's default, for other bases and for
+// NewClientTrace), unless a hook installed before ours, the caller's,
+// examines them too.
+func max1xxHeaderBytes(ctx context.Context, t *transport) int64 {
+	if ht := httptrace.ContextClientTrace(ctx); ht != nil && ht.Got1xxResponse != nil {
+		return 0
+	}
+	if t != nil {
+		if tr, ok := t.base.(*http.Transport); ok && tr.MaxResponseHeaderBytes > 0 {
+			return tr.MaxResponseHeaderBytes
+		}
+	}
+	return defaultMax1xxHeaderBytes
+}
+
 func (r *request) got1xxResponse(code int, header textproto.MIMEHeader) error {
 	if !r.lockUnlessDone() {
 		return nil
 	}
 	defer r.mu.Unlock()
+	if r.max1xx > 0 {
+		for k, vv := range header {
+			for _, v := range vv {
+				r.size1xx += int64(len(k) + len(v) + 32) // hpack.HeaderField.Size
+			}
+		}
+		if r.size1xx > r.max1xx {
+			return fmt.Errorf("otelhooks: 1xx informational response headers exceeded %d bytes", r.max1xx)
+		}
+	}
 	if !r.informational && !r.final && !r.wait.open && !r.send.open && !r.sentAt.IsZero() {
 		// The request was sent and no wait began, since a response
 		// had: this 1xx. The wait for the final response began when the
