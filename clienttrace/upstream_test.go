@@ -513,7 +513,7 @@ func TestUpstreamTransportExpect100Continue(t *testing.T) {
 	})
 	t.Run("500ResponseTimeout", func(t *testing.T) { // TestTransportExpect100Continue500ResponseTimeout
 		test := newExpect100Test(t, 5*time.Millisecond) // short timeout
-		test.wantBodySent()                              // after timeout
+		test.wantBodySent()                             // after timeout
 		test.respond("HTTP/1.1 200", "Content-Length: 0")
 		test.wantRequestDone(200)
 		// net/http reports WroteRequest after the flush, from the
