@@ -1,0 +1,422 @@
+package otelhooks_test
+
+// Tests of otelhttp v0.72.0's transport_test.go
+// (go.opentelemetry.io/contrib/instrumentation/net/http/otelhttp) ported onto
+// otelhooks.NewTransport, each naming the test it ports. Where otelhttp's
+// tests use a fake base RoundTripper, these make a real round trip on
+// loopback first and then return what the fake returned; where otelhttp's
+// behaviour differs on purpose, the test follows docs/spans.md and says why.
+
+import (
+	"bufio"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	"go.opentelemetry.io/otel/codes"
+	otelprop "go.opentelemetry.io/otel/propagation"
+	"go.opentelemetry.io/otel/trace"
+
+	"github.com/wiretrace/wiretrace/internal/testnet"
+	"github.com/wiretrace/wiretrace/otelhooks"
+)
+
+// realThen returns a base that sends the request to a real server through
+// tr, drains and closes the real response, and returns what fake makes of
+// it.
+func realThen(t *testing.T, tr http.RoundTripper, fake func(*http.Response) (*http.Response, error)) http.RoundTripper {
+	return roundTripperFunc(func(req *http.Request) (*http.Response, error) {
+		resp, err := tr.RoundTrip(req)
+		if err != nil {
+			return nil, err
+		}
+		_, _ = io.Copy(io.Discard, resp.Body)
+		assert.NoError(t, resp.Body.Close())
+		return fake(resp)
+	})
+}
+
+// Ports TestTransportNilResponse, TestTransportNilResponseBody,
+// TestTransportNilResponseBodyWithContentLength and
+// TestTransportNilResponseBodyWithHeadContentLength: a base that breaks
+// RoundTripper's contract gets an error naming it, as http.Client gives,
+// and the request span ends either way.
+func TestOtelhttpTransportNilResponses(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(testnet.OK))
+	defer srv.Close()
+	tests := []struct {
+		name    string
+		method  string
+		fake    func(*http.Response) (*http.Response, error)
+		wantErr string // "" for success
+	}{
+		{
+			name: "TestTransportNilResponse", method: http.MethodGet,
+			fake:    func(*http.Response) (*http.Response, error) { return nil, nil },
+			wantErr: "RoundTrip returned a nil *http.Response and a nil error",
+		},
+		{
+			name: "TestTransportNilResponseBody", method: http.MethodGet,
+			fake: func(r *http.Response) (*http.Response, error) { return &http.Response{StatusCode: r.StatusCode}, nil },
+		},
+		{
+			name: "TestTransportNilResponseBodyWithContentLength", method: http.MethodGet,
+			fake: func(r *http.Response) (*http.Response, error) {
+				return &http.Response{StatusCode: r.StatusCode, ContentLength: 1}, nil
+			},
+			wantErr: "with ContentLength 1 but a nil Body",
+		},
+		{
+			name: "TestTransportNilResponseBodyWithHeadContentLength", method: http.MethodHead,
+			fake: func(r *http.Response) (*http.Response, error) {
+				return &http.Response{StatusCode: r.StatusCode, ContentLength: 1}, nil
+			},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(strings.TrimPrefix(tt.name, "TestTransport"), func(t *testing.T) {
+			tr := &http.Transport{}
+			defer tr.CloseIdleConnections()
+			e := newEnv(t)
+			rt := otelhooks.NewTransport(realThen(t, tr, tt.fake), otelhooks.WithTracerProvider(e.tp))
+			req, err := http.NewRequestWithContext(t.Context(), tt.method, srv.URL, http.NoBody)
+			require.NoError(t, err)
+			res, err := rt.RoundTrip(req)
+			if tt.wantErr != "" {
+				require.Error(t, err)
+				assert.Nil(t, res)
+				assert.Contains(t, err.Error(), tt.wantErr)
+				assert.Contains(t, err.Error(), "otelhooks_test.roundTripperFunc", "the error names the base")
+				span := one(t, e.spans(), tt.method)
+				assert.Equal(t, codes.Error, span.Status().Code)
+				return
+			}
+			require.NoError(t, err)
+			require.NotNil(t, res.Body)
+			body, err := io.ReadAll(res.Body)
+			require.NoError(t, err)
+			assert.Empty(t, body)
+			require.NoError(t, res.Body.Close())
+			assert.Equal(t, codes.Unset, one(t, e.spans(), tt.method).Status().Code)
+		})
+	}
+}
+
+// Ports TestNilTransport: a nil base is http.DefaultTransport.
+func TestOtelhttpNilTransport(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(testnet.OK))
+	defer srv.Close()
+	e := newEnv(t)
+	res, body := get(t, t.Context(), e.client(nil), srv.URL)
+	assert.Equal(t, http.StatusOK, res.StatusCode)
+	assert.Equal(t, "ok", body)
+	one(t, e.spans(), http.MethodGet)
+}
+
+// Ports TestTransportProtocolSwitch (otelhttp issue #1329) and
+// TestWrappedBodyWrite: the body of a 101 Switching Protocols response
+// keeps io.ReadWriteCloser, and writes reach the new protocol.
+func TestOtelhttpTransportProtocolSwitch(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(testnet.Upgrade))
+	defer srv.Close()
+	e := newEnv(t)
+	req, err := http.NewRequestWithContext(t.Context(), http.MethodGet, srv.URL, http.NoBody)
+	require.NoError(t, err)
+	req.Header.Set("Connection", "Upgrade")
+	req.Header.Set("Upgrade", "echo")
+	res, err := e.client(http.DefaultTransport).Do(req)
+	require.NoError(t, err)
+	require.Equal(t, http.StatusSwitchingProtocols, res.StatusCode)
+	rwc, ok := res.Body.(io.ReadWriteCloser)
+	require.True(t, ok, "invalid body returned for protocol switch: %T", res.Body)
+	_, err = io.WriteString(rwc, "hello\n")
+	require.NoError(t, err)
+	line, err := bufio.NewReader(rwc).ReadString('\n')
+	require.NoError(t, err)
+	assert.Equal(t, "HELLO\n", line)
+	require.NoError(t, rwc.Close())
+	span := one(t, e.spans(), http.MethodGet)
+	assert.Equal(t, int64(101), attrValue(t, span, "http.response.status_code").AsInt64())
+}
+
+// Ports TestWrappedBodyWriteError: the first failed write to a 101's body
+// ends the request span with the error (wiretrace.body.done write_error),
+// once; later writes and the close do not end it again.
+func TestOtelhttpTransportProtocolSwitchWriteError(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		conn, brw, err := http.NewResponseController(w).Hijack()
+		if err != nil {
+			return
+		}
+		_, _ = brw.WriteString("HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nUpgrade: echo\r\n\r\n")
+		_ = brw.Flush()
+		_ = conn.Close() // the new protocol's connection is gone
+	}))
+	defer srv.Close()
+	e := newEnv(t)
+	req, err := http.NewRequestWithContext(t.Context(), http.MethodGet, srv.URL, http.NoBody)
+	require.NoError(t, err)
+	req.Header.Set("Connection", "Upgrade")
+	req.Header.Set("Upgrade", "echo")
+	res, err := e.client(&http.Transport{}).Do(req)
+	require.NoError(t, err)
+	w, ok := res.Body.(io.Writer)
+	require.True(t, ok)
+	// Read to the server's close, so that the writes that follow fail.
+	_, _ = io.Copy(io.Discard, res.Body)
+	var werr error
+	for range 1000 {
+		if _, werr = w.Write([]byte(strings.Repeat("x", 1024))); werr != nil {
+			break
+		}
+	}
+	require.Error(t, werr, "writes to a closed connection fail")
+	_, _ = w.Write([]byte("again"))
+	require.NoError(t, res.Body.Close())
+
+	span := one(t, e.spans(), http.MethodGet)
+	receive := one(t, e.spans(), "http.receive")
+	// Read to EOF first: the body was done at EOF, before the writes; a
+	// write error after that ends nothing (docs/spans.md: the first
+	// ending wins).
+	assert.Equal(t, "eof", attrValue(t, receive, "wiretrace.body.done").AsString())
+	assert.Equal(t, codes.Unset, span.Status().Code)
+}
+
+// Ports TestWrappedBodyWriteError on an open body: a write that fails before
+// the body was read to its end ends the request span with Error and
+// wiretrace.body.done write_error.
+func TestOtelhttpTransportProtocolSwitchWriteErrorEndsBody(t *testing.T) {
+	closed := make(chan struct{})
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		conn, brw, err := http.NewResponseController(w).Hijack()
+		if err != nil {
+			return
+		}
+		_, _ = brw.WriteString("HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nUpgrade: echo\r\n\r\n")
+		_ = brw.Flush()
+		_ = conn.Close()
+		close(closed)
+	}))
+	defer srv.Close()
+	e := newEnv(t)
+	req, err := http.NewRequestWithContext(t.Context(), http.MethodGet, srv.URL, http.NoBody)
+	require.NoError(t, err)
+	req.Header.Set("Connection", "Upgrade")
+	req.Header.Set("Upgrade", "echo")
+	res, err := e.client(&http.Transport{}).Do(req)
+	require.NoError(t, err)
+	<-closed
+	w := res.Body.(io.Writer)
+	var werr error
+	for range 1000 {
+		if _, werr = w.Write([]byte(strings.Repeat("x", 1024))); werr != nil {
+			break
+		}
+	}
+	require.Error(t, werr)
+	require.NoError(t, res.Body.Close())
+	span := one(t, e.spans(), http.MethodGet)
+	assert.Equal(t, codes.Error, span.Status().Code)
+	assert.Equal(t, "write_error", attrValue(t, one(t, e.spans(), "http.receive"), "wiretrace.body.done").AsString())
+}
+
+// Ports TestWrappedBodyReadError, TestWrappedBodyReadEOFError,
+// TestWrappedBodyClose and TestWrappedBodyReadEOFThenCloseRecordsOnce on
+// real bodies: however the body ends, the request span ends once, and the
+// duration metric counts the request once.
+func TestOtelhttpTransportBodyEndsOnce(t *testing.T) {
+	mux := http.NewServeMux()
+	mux.HandleFunc("/ok", testnet.OK)
+	mux.HandleFunc("/abort", testnet.AbortMidBody)
+	srv := httptest.NewServer(mux)
+	srv.Config.ErrorLog = testnet.QuietLog()
+	defer srv.Close()
+	tests := []struct {
+		name     string // the otelhttp test
+		path     string
+		consume  func(io.ReadCloser)
+		wantDone string
+		wantErr  bool
+	}{
+		{name: "TestWrappedBodyReadEOFThenCloseRecordsOnce", path: "/ok", wantDone: "eof",
+			consume: func(b io.ReadCloser) { _, _ = io.ReadAll(b); _, _ = b.Read(make([]byte, 1)); _ = b.Close(); _ = b.Close() }},
+		{name: "TestWrappedBodyClose", path: "/ok", wantDone: "closed",
+			consume: func(b io.ReadCloser) { _ = b.Close(); _ = b.Close() }},
+		{name: "TestWrappedBodyReadError", path: "/abort", wantDone: "read_error", wantErr: true,
+			consume: func(b io.ReadCloser) { _, _ = io.ReadAll(b); _, _ = b.Read(make([]byte, 1)); _ = b.Close() }},
+	}
+	for _, tt := range tests {
+		t.Run(strings.TrimPrefix(tt.name, "TestWrappedBody"), func(t *testing.T) {
+			e := newEnv(t)
+			m := newMeters(t)
+			tr := &http.Transport{}
+			defer tr.CloseIdleConnections()
+			client := e.client(tr, otelhooks.WithMeterProvider(m.mp))
+			req, err := http.NewRequestWithContext(t.Context(), http.MethodGet, srv.URL+tt.path, nil)
+			require.NoError(t, err)
+			res, err := client.Do(req)
+			require.NoError(t, err)
+			tt.consume(res.Body)
+
+			assert.Empty(t, e.checker.EndedTwice())
+			span := one(t, e.spans(), http.MethodGet)
+			assert.Equal(t, tt.wantDone, attrValue(t, one(t, e.spans(), "http.receive"), "wiretrace.body.done").AsString())
+			if tt.wantErr {
+				assert.Equal(t, codes.Error, span.Status().Code)
+			} else {
+				assert.Equal(t, codes.Unset, span.Status().Code)
+			}
+			assert.Equal(t, uint64(1), totalCount(points(t, m.collect(t), "http.client.request.duration")))
+		})
+	}
+}
+
+// Ports TestTransportOriginRequestNotModify: the caller's request is left
+// as it was, though the transport injects a trace context.
+func TestOtelhttpTransportOriginRequestNotModify(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		assert.NotEmpty(t, r.Header.Get("Traceparent"), "the sent copy carries the context")
+		w.WriteHeader(http.StatusOK)
+	}))
+	defer srv.Close()
+	e := newEnv(t)
+	ctx, root := e.root(t.Context())
+	defer root.End()
+	r, err := http.NewRequestWithContext(ctx, http.MethodGet, srv.URL, http.NoBody)
+	require.NoError(t, err)
+	expected := r.Clone(r.Context())
+	res, err := e.client(http.DefaultTransport, otelhooks.WithPropagators(otelprop.TraceContext{})).Do(r)
+	require.NoError(t, err)
+	require.NoError(t, res.Body.Close())
+	assert.Equal(t, expected, r)
+}
+
+// Ports TestTransportUsesFormatter. otelhttp's default name is "HTTP GET";
+// wiretrace's is the method, as the HTTP semantic conventions say
+// (docs/spans.md), and WithSpanNameFormatter names it otherwise. The server
+// sees a valid propagated context either way.
+func TestOtelhttpTransportUsesFormatter(t *testing.T) {
+	prop := otelprop.TraceContext{}
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		sc := trace.SpanContextFromContext(prop.Extract(r.Context(), otelprop.HeaderCarrier(r.Header)))
+		assert.True(t, sc.IsValid(), "invalid span wrapping handler: %#v", sc)
+		_, _ = io.WriteString(w, "Hello, world!")
+	}))
+	defer srv.Close()
+	for _, tt := range []struct {
+		name string
+		opts []otelhooks.Option
+		want string
+	}{
+		{name: "default", want: "GET"},
+		{name: "formatter", opts: []otelhooks.Option{otelhooks.WithSpanNameFormatter(func(r *http.Request) string {
+			return "HTTP " + r.Method
+		})}, want: "HTTP GET"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			e := newEnv(t)
+			opts := append([]otelhooks.Option{otelhooks.WithPropagators(prop)}, tt.opts...)
+			_, _ = get(t, t.Context(), e.client(http.DefaultTransport, opts...), srv.URL)
+			one(t, e.spans(), tt.want)
+		})
+	}
+}
+
+// Ports TestTransportErrorStatus: a refused connection ends the request
+// span with status Error, described by the error.
+func TestOtelhttpTransportErrorStatus(t *testing.T) {
+	e := newEnv(t)
+	err := send(t.Context(), e.client(&http.Transport{}), "http://"+testnet.RefusedAddr(t)+"/")
+	require.Error(t, err)
+	span := one(t, e.spans(), http.MethodGet)
+	assert.False(t, span.EndTime().IsZero())
+	assert.Equal(t, codes.Error, span.Status().Code)
+	assert.Contains(t, span.Status().Description, "connect: connection refused")
+	assert.Equal(t, "connection_refused", attrValue(t, span, "error.type").AsString())
+}
+
+// Ports TestTransportRequestWithTraceContext: the request span is a child
+// of the span in the request's context, and ends with the body, after the
+// caller's span did.
+func TestOtelhttpTransportRequestWithTraceContext(t *testing.T) {
+	content := "Hello, world!"
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		_, _ = io.WriteString(w, content)
+	}))
+	defer srv.Close()
+	e := newEnv(t)
+	ctx, span := e.tp.Tracer("").Start(t.Context(), "test_span")
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, srv.URL, http.NoBody)
+	require.NoError(t, err)
+	// No WithTracerProvider: the tracer comes from the span in the context.
+	res, err := (&http.Client{Transport: otelhooks.NewTransport(http.DefaultTransport)}).Do(req)
+	require.NoError(t, err)
+	span.End()
+	body, err := io.ReadAll(res.Body)
+	require.NoError(t, err)
+	require.NoError(t, res.Body.Close())
+	require.Equal(t, content, string(body))
+
+	spans := e.spans()
+	parent := one(t, spans, "test_span")
+	child := one(t, spans, http.MethodGet)
+	assert.Equal(t, parent.SpanContext().SpanID(), child.Parent().SpanID())
+	assert.Equal(t, parent.SpanContext().TraceID(), child.SpanContext().TraceID())
+}
+
+// Ports TestTransportMetrics and TestTransportErrorTypeMetricAttribute:
+// one request records the request metrics once, with the attributes
+// docs/metrics.md lists; a failed one adds error.type.
+func TestOtelhttpTransportMetrics(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_, _ = io.Copy(io.Discard, r.Body)
+		_, _ = io.WriteString(w, "Hello, world!")
+	}))
+	defer srv.Close()
+	m := newMeters(t)
+	e := newEnv(t)
+	client := e.client(&http.Transport{}, otelhooks.WithMeterProvider(m.mp))
+	req, err := http.NewRequestWithContext(t.Context(), http.MethodPost, srv.URL, strings.NewReader("request body"))
+	require.NoError(t, err)
+	res, err := client.Do(req)
+	require.NoError(t, err)
+	_, _ = io.ReadAll(res.Body)
+	require.NoError(t, res.Body.Close())
+	require.Error(t, send(t.Context(), client, "http://"+testnet.RefusedAddr(t)+"/"))
+
+	all := m.collect(t)
+	dur := points(t, all, "http.client.request.duration")
+	require.Len(t, dur, 2)
+	var ok, failed point
+	for _, p := range dur {
+		if _, has := p.attrs["error.type"]; has {
+			failed = p
+		} else {
+			ok = p
+		}
+	}
+	assert.Equal(t, uint64(1), ok.count)
+	assert.Equal(t, "POST", ok.attrs["http.request.method"])
+	assert.Equal(t, "200", ok.attrs["http.response.status_code"])
+	assert.Equal(t, "127.0.0.1", ok.attrs["server.address"])
+	assert.Equal(t, "1.1", ok.attrs["network.protocol.version"])
+	assert.Equal(t, uint64(1), failed.count)
+	assert.Equal(t, "connection_refused", failed.attrs["error.type"])
+	reqSize := points(t, all, "http.client.request.body.size")
+	var sizes []float64
+	for _, p := range reqSize {
+		sizes = append(sizes, p.sum)
+	}
+	assert.Contains(t, sizes, float64(len("request body")))
+	respSize := points(t, all, "http.client.response.body.size")
+	require.Len(t, respSize, 1, "no response, no response size")
+	assert.Equal(t, float64(len("Hello, world!")), respSize[0].sum)
+	for _, p := range points(t, all, "http.client.active_requests") {
+		assert.Zero(t, p.value, "every request ended")
+	}
+}
