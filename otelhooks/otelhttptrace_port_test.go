@@ -1,0 +1,121 @@
+package otelhooks_test
+
+// Tests of otelhttptrace v0.72.0's clienttracetest_test.go
+// (go.opentelemetry.io/contrib/instrumentation/net/http/httptrace/otelhttptrace)
+// ported onto otelhooks.NewClientTrace, each naming the test it ports.
+// otelhttptrace names its spans and events its own way ("GOT 100 - Wait",
+// http.remote); these assert wiretrace's names (docs/spans.md).
+
+import (
+	"bytes"
+	"net/http"
+	"net/http/httptest"
+	"net/http/httptrace"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/wiretrace/wiretrace/clienttrace"
+	"github.com/wiretrace/wiretrace/otelhooks"
+)
+
+// Ports TestConcurrentConnectionStart: two dial attempts, started and
+// finished in every order, are two http.connect spans with their own
+// addresses, both ended. Driven by calling the hooks, as upstream does:
+// net/http does not dial two addresses in a chosen order on loopback.
+func TestOtelhttptraceConcurrentConnectionStart(t *testing.T) {
+	const v4, v6 = "127.0.0.1:3000", "[::1]:3000"
+	type call struct {
+		done bool
+		addr string
+	}
+	orders := map[string][]call{
+		"Open1Close1Open2Close2": {{false, v4}, {true, v4}, {false, v6}, {true, v6}},
+		"Open2Close2Open1Close1": {{false, v6}, {true, v6}, {false, v4}, {true, v4}},
+		"Open1Open2Close1Close2": {{false, v4}, {false, v6}, {true, v4}, {true, v6}},
+		"Open1Open2Close2Close1": {{false, v4}, {false, v6}, {true, v6}, {true, v4}},
+		"Open2Open1Close1Close2": {{false, v6}, {false, v4}, {true, v4}, {true, v6}},
+		"Open2Open1Close2Close1": {{false, v6}, {false, v4}, {true, v6}, {true, v4}},
+	}
+	for name, calls := range orders {
+		t.Run(name, func(t *testing.T) {
+			e := newEnv(t)
+			ctx, root := e.root(t.Context())
+			ct := otelhooks.NewClientTrace(ctx, otelhooks.WithTracerProvider(e.tp))
+			ct.GetConn(v4)
+			for _, c := range calls {
+				if c.done {
+					ct.ConnectDone("tcp", c.addr, nil)
+				} else {
+					ct.ConnectStart("tcp", c.addr)
+				}
+			}
+			ct.GotConn(httptrace.GotConnInfo{})
+			// The rest of the request, so that http.send and http.wait,
+			// which only hooks end under NewClientTrace, end.
+			ct.WroteRequest(httptrace.WroteRequestInfo{})
+			ct.GotFirstResponseByte()
+			root.End()
+			connects := named(e.spans(), "http.connect")
+			require.Len(t, connects, 2)
+			var got []string
+			for _, s := range connects {
+				a := attrs(s)
+				got = append(got, a["network.peer.address"].AsString()+" "+a["network.type"].AsString())
+			}
+			assert.ElementsMatch(t, []string{"127.0.0.1 ipv4", "::1 ipv6"}, got)
+		})
+	}
+}
+
+// Ports TestEndBeforeStartCreatesSpan, TestEndBeforeStartWithoutSubSpansDoesNotPanic
+// and TestNoClientTraceCallGuarantee: hooks called out of order or alone
+// neither panic nor leave a span open.
+func TestOtelhttptraceHooksOutOfOrder(t *testing.T) {
+	for _, opts := range map[string][]otelhooks.Option{"spans": nil, "WithoutSubSpans": {otelhooks.WithoutSubSpans()}} {
+		e := newEnv(t)
+		ctx, root := e.root(t.Context())
+		ct := otelhooks.NewClientTrace(ctx, append(opts, otelhooks.WithTracerProvider(e.tp))...)
+		require.NotPanics(t, func() {
+			ct.DNSDone(httptrace.DNSDoneInfo{})
+			ct.DNSStart(httptrace.DNSStartInfo{Host: "example.com"})
+			ct.DNSDone(httptrace.DNSDoneInfo{})
+			ct.Got100Continue()
+			assert.NoError(t, ct.Got1xxResponse(http.StatusNoContent, nil))
+			ct.Wait100Continue()
+		})
+		root.End()
+	}
+	// Without a recording span there is nothing to add to: no hooks.
+	ct := otelhooks.NewClientTrace(t.Context())
+	assert.Nil(t, ct.DNSDone)
+}
+
+// Ports TestHTTPRequestWithClientTrace and TestHTTPRequestWithExpect100Continue:
+// NewClientTrace installed with httptrace.WithClientTrace (otelhttptrace's
+// pattern) on a real request: the phases are children of the caller's span,
+// all ended, http.send with the 100-continue events.
+func TestOtelhttptraceHTTPRequestWithClientTrace(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(http.ResponseWriter, *http.Request) {}))
+	defer srv.Close()
+	e := newEnv(t)
+	ctx, root := e.root(t.Context())
+	ctx = httptrace.WithClientTrace(ctx, clienttrace.ToHTTPTrace(otelhooks.NewClientTrace(ctx, otelhooks.WithTracerProvider(e.tp))))
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, srv.URL, bytes.NewReader([]byte("test")))
+	require.NoError(t, err)
+	req.Header.Set("Expect", "100-continue")
+	resp, err := srv.Client().Do(req)
+	require.NoError(t, err)
+	require.NoError(t, resp.Body.Close())
+	root.End()
+	srv.Client().CloseIdleConnections()
+
+	spans := e.spans()
+	rootRO := one(t, spans, "root")
+	for _, name := range []string{"http.getconn", "http.send"} {
+		assert.Equal(t, rootRO.SpanContext().SpanID(), one(t, spans, name).Parent().SpanID(), name)
+	}
+	assert.Contains(t, eventNames(one(t, spans, "http.send")), "http.wait_100_continue")
+	one(t, spans, "http.connect")
+}
