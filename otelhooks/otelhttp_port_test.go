@@ -244,7 +244,12 @@ func TestOtelhttpTransportBodyEndsOnce(t *testing.T) {
 		wantErr  bool
 	}{
 		{name: "TestWrappedBodyReadEOFThenCloseRecordsOnce", path: "/ok", wantDone: "eof",
-			consume: func(b io.ReadCloser) { _, _ = io.ReadAll(b); _, _ = b.Read(make([]byte, 1)); _ = b.Close(); _ = b.Close() }},
+			consume: func(b io.ReadCloser) {
+				_, _ = io.ReadAll(b)
+				_, _ = b.Read(make([]byte, 1))
+				_ = b.Close()
+				_ = b.Close()
+			}},
 		{name: "TestWrappedBodyClose", path: "/ok", wantDone: "closed",
 			consume: func(b io.ReadCloser) { _ = b.Close(); _ = b.Close() }},
 		{name: "TestWrappedBodyReadError", path: "/abort", wantDone: "read_error", wantErr: true,
