@@ -120,6 +120,7 @@ func TestUpstreamTransportEventTrace(t *testing.T) {
 }
 
 func testUpstreamTransportEventTrace(t *testing.T, mode upstreamMode, noHooks bool) {
+	t.Helper()
 	const resBody = "some body"
 	const fakeHost = "dns-is-faked.golang"
 	gotWroteReqEvent := make(chan struct{}, 500)
@@ -374,7 +375,8 @@ type expect100Test struct {
 }
 
 func newExpect100Test(t *testing.T, timeout time.Duration) *expect100Test {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	t.Helper()
+	ln, err := new(net.ListenConfig).Listen(t.Context(), "tcp", "127.0.0.1:0")
 	require.NoError(t, err)
 	defer ln.Close()
 
@@ -383,7 +385,7 @@ func newExpect100Test(t *testing.T, timeout time.Duration) *expect100Test {
 	rt := clienttrace.NewTransport(tr)
 	go func() {
 		defer close(test.reqdone)
-		req, err := http.NewRequest(http.MethodPut, "http://"+ln.Addr().String(), strings.NewReader(upstream100ContinueBody))
+		req, err := http.NewRequestWithContext(context.Background(), http.MethodPut, "http://"+ln.Addr().String(), strings.NewReader(upstream100ContinueBody))
 		if err != nil {
 			test.respErr = err
 			return
@@ -437,7 +439,7 @@ func (test *expect100Test) wantRequestDone(want int) {
 
 // wantHooks asserts how many times each hook fired: the 100-continue hooks
 // as net/http fires them, and the lifecycle hooks once.
-func (test *expect100Test) wantHooks(got100 int, wroteRequest int) {
+func (test *expect100Test) wantHooks(got100, wroteRequest int) {
 	test.t.Helper()
 	rec := test.rec
 	assert.Equal(test.t, 1, rec.count("GetConn"))
@@ -530,7 +532,7 @@ func TestUpstreamTransportReading100Continue(t *testing.T) {
 	reqBody := func(n int) string { return fmt.Sprintf("request body %d", n) }
 	reqID := func(n int) string { return fmt.Sprintf("REQ-ID-%d", n) }
 
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	ln, err := new(net.ListenConfig).Listen(t.Context(), "tcp", "127.0.0.1:0")
 	require.NoError(t, err)
 	served := make(chan struct{})
 	go func() {
@@ -662,7 +664,7 @@ func TestUpstreamTransportLimits1xxResponses(t *testing.T) {
 			assert.Regexp(t, "response headers exceeded|too many 1xx|header list too large", err.Error())
 			require.Len(t, rec.args("RoundTripDone"), 1)
 			info := rec.args("RoundTripDone")[0][0].(clienttrace.RoundTripDoneInfo)
-			assert.Error(t, info.Err)
+			require.Error(t, info.Err)
 			assert.Nil(t, info.Response)
 			assert.Zero(t, rec.count("BodyDone"))
 		})

@@ -220,6 +220,7 @@ func TestUpstreamTransportExpect100ContinueSpans(t *testing.T) {
 		{
 			name: "TestTransportExpect100ContinueSent", timeout: time.Hour, wantStatus: 200, wantGot100: true,
 			serve: func(t *testing.T, c net.Conn, br *bufio.Reader) {
+				t.Helper()
 				writeLines(t, c, "HTTP/1.1 100 Continue")
 				readBody(t, br, body)
 				writeLines(t, c, "HTTP/1.1 200", "Content-Length: 0")
@@ -228,6 +229,7 @@ func TestUpstreamTransportExpect100ContinueSpans(t *testing.T) {
 		{
 			name: "TestTransportExpect100Continue200ResponseNoConnClose", timeout: time.Hour, wantStatus: 200,
 			serve: func(t *testing.T, c net.Conn, br *bufio.Reader) {
+				t.Helper()
 				writeLines(t, c, "HTTP/1.1 200", "Content-Length: 0")
 				readBody(t, br, body)
 			},
@@ -235,12 +237,14 @@ func TestUpstreamTransportExpect100ContinueSpans(t *testing.T) {
 		{
 			name: "TestTransportExpect100Continue200ResponseWithConnClose", timeout: time.Hour, wantStatus: 200,
 			serve: func(t *testing.T, c net.Conn, _ *bufio.Reader) {
+				t.Helper()
 				writeLines(t, c, "HTTP/1.1 200", "Connection: close", "Content-Length: 0")
 			},
 		},
 		{
 			name: "TestTransportExpect100Continue500ResponseNoConnClose", timeout: time.Hour, wantStatus: 500,
 			serve: func(t *testing.T, c net.Conn, br *bufio.Reader) {
+				t.Helper()
 				writeLines(t, c, "HTTP/1.1 500", "Content-Length: 0")
 				readBody(t, br, body)
 			},
@@ -248,6 +252,7 @@ func TestUpstreamTransportExpect100ContinueSpans(t *testing.T) {
 		{
 			name: "TestTransportExpect100Continue500ResponseTimeout", timeout: 5 * time.Millisecond, wantStatus: 200,
 			serve: func(t *testing.T, c net.Conn, br *bufio.Reader) {
+				t.Helper()
 				readBody(t, br, body) // after the timeout
 				writeLines(t, c, "HTTP/1.1 200", "Content-Length: 0")
 			},
@@ -255,7 +260,7 @@ func TestUpstreamTransportExpect100ContinueSpans(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(strings.TrimPrefix(tt.name, "TestTransportExpect100Continue"), func(t *testing.T) {
-			ln, err := net.Listen("tcp", "127.0.0.1:0")
+			ln, err := new(net.ListenConfig).Listen(t.Context(), "tcp", "127.0.0.1:0")
 			require.NoError(t, err)
 			defer ln.Close()
 			served := make(chan struct{})
@@ -318,7 +323,10 @@ func writeLines(t *testing.T, c net.Conn, lines ...string) {
 func readBody(t *testing.T, br *bufio.Reader, want string) {
 	t.Helper()
 	got, err := io.ReadAll(io.LimitReader(br, int64(len(want))))
-	assert.NoError(t, err)
+	if err != nil {
+		t.Error(err) // on the server's goroutine: no FailNow
+		return
+	}
 	assert.Equal(t, want, string(got))
 }
 
