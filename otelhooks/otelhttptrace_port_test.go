@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/http/httptrace"
+	"sync"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -101,13 +102,22 @@ func TestOtelhttptraceHTTPRequestWithClientTrace(t *testing.T) {
 	defer srv.Close()
 	e := newEnv(t)
 	ctx, root := e.root(t.Context())
-	ctx = httptrace.WithClientTrace(ctx, clienttrace.ToHTTPTrace(otelhooks.NewClientTrace(ctx, otelhooks.WithTracerProvider(e.tp))))
+	// net/http may report WroteRequest after the round trip returned;
+	// upstream polls for http.send, this waits for the hook, which runs
+	// after ours.
+	wrote := make(chan struct{})
+	var once sync.Once
+	ct := clienttrace.Compose(otelhooks.NewClientTrace(ctx, otelhooks.WithTracerProvider(e.tp)), &clienttrace.ClientTrace{
+		WroteRequest: func(clienttrace.WroteRequestInfo) { once.Do(func() { close(wrote) }) },
+	})
+	ctx = httptrace.WithClientTrace(ctx, clienttrace.ToHTTPTrace(ct))
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, srv.URL, bytes.NewReader([]byte("test")))
 	require.NoError(t, err)
 	req.Header.Set("Expect", "100-continue")
 	resp, err := srv.Client().Do(req)
 	require.NoError(t, err)
 	require.NoError(t, resp.Body.Close())
+	<-wrote
 	root.End()
 	srv.Client().CloseIdleConnections()
 

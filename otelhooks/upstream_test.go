@@ -216,6 +216,12 @@ func TestUpstreamTransportExpect100ContinueSpans(t *testing.T) {
 		serve      func(t *testing.T, c net.Conn, br *bufio.Reader)
 		wantStatus int
 		wantGot100 bool
+		// lateWait is whether Wait100Continue may come after the request
+		// ended, and be ignored (docs/spans.md, "Hooks that arrive after
+		// the request ended are ignored"): net/http calls it from the
+		// writing goroutine after flushing the headers, and a response
+		// that ends the request at once can beat it.
+		lateWait bool
 	}{
 		{
 			name: "TestTransportExpect100ContinueSent", timeout: time.Hour, wantStatus: 200, wantGot100: true,
@@ -235,7 +241,7 @@ func TestUpstreamTransportExpect100ContinueSpans(t *testing.T) {
 			},
 		},
 		{
-			name: "TestTransportExpect100Continue200ResponseWithConnClose", timeout: time.Hour, wantStatus: 200,
+			name: "TestTransportExpect100Continue200ResponseWithConnClose", timeout: time.Hour, wantStatus: 200, lateWait: true,
 			serve: func(t *testing.T, c net.Conn, _ *bufio.Reader) {
 				t.Helper()
 				writeLines(t, c, "HTTP/1.1 200", "Connection: close", "Content-Length: 0")
@@ -298,7 +304,9 @@ func TestUpstreamTransportExpect100ContinueSpans(t *testing.T) {
 			spans := e.spans()
 			put := one(t, spans, http.MethodPut)
 			sendSpan := one(t, spans, "http.send")
-			assert.Contains(t, eventNames(sendSpan), "http.wait_100_continue")
+			if !tt.lateWait {
+				assert.Contains(t, eventNames(sendSpan), "http.wait_100_continue")
+			}
 			if tt.wantGot100 {
 				assert.Contains(t, eventNames(sendSpan), "http.got_100_continue")
 				assert.Contains(t, eventNames(put), "http.informational_response")
