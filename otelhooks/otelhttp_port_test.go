@@ -9,6 +9,7 @@ package otelhooks_test
 
 import (
 	"bufio"
+	"errors"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -18,6 +19,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"go.opentelemetry.io/otel/codes"
+	"go.opentelemetry.io/otel/sdk/metric/metricdata"
 	otelprop "go.opentelemetry.io/otel/propagation"
 	"go.opentelemetry.io/otel/trace"
 
@@ -426,4 +428,134 @@ func TestOtelhttpTransportMetrics(t *testing.T) {
 	for _, p := range points(t, all, "http.client.active_requests") {
 		assert.Zero(t, p.value, "every request ended")
 	}
+}
+
+// Ports TestTransportNetworkProtocolVersionFromResponse: over HTTP/2 the
+// span and the metrics say the protocol negotiated, not req.Proto. otelhttp
+// records "2.0"; the semantic conventions' value, which wiretrace records,
+// is "2".
+func TestOtelhttpTransportNetworkProtocolVersionFromResponse(t *testing.T) {
+	srv, tr := testnet.NewTLSServer(t, http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		w.WriteHeader(http.StatusOK)
+	}), true)
+	e := newEnv(t)
+	m := newMeters(t)
+	res, _ := get(t, t.Context(), e.client(tr, otelhooks.WithMeterProvider(m.mp)), srv.URL)
+	require.Equal(t, "HTTP/2.0", res.Proto)
+	assert.Equal(t, "2", attrValue(t, one(t, e.spans(), http.MethodGet), "network.protocol.version").AsString())
+	for _, name := range []string{"http.client.request.duration", "http.client.response.body.size"} {
+		for _, p := range points(t, m.collect(t), name) {
+			assert.Equal(t, "2", p.attrs["network.protocol.version"], name)
+		}
+	}
+}
+
+// Ports TestTransportFilterPassThrough: a request a filter rejects is sent
+// untouched: no span, no metric, no propagated context.
+func TestOtelhttpTransportFilterPassThrough(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		assert.Empty(t, r.Header.Get("Traceparent"))
+		w.WriteHeader(http.StatusOK)
+	}))
+	defer srv.Close()
+	e := newEnv(t)
+	m := newMeters(t)
+	ctx, root := e.root(t.Context())
+	client := e.client(&http.Transport{}, otelhooks.WithMeterProvider(m.mp),
+		otelhooks.WithFilter(func(*http.Request) bool { return false }))
+	_, _ = get(t, ctx, client, srv.URL)
+	root.End()
+	assert.Equal(t, []string{"root"}, names(e.spans()))
+	var rm metricdata.ResourceMetrics
+	require.NoError(t, m.reader.Collect(t.Context(), &rm))
+	assert.Empty(t, rm.ScopeMetrics)
+}
+
+// Ports TestTransportMetricsRecordedBeforeResponseBodyFinalized. On purpose
+// different: otelhttp records its duration when RoundTrip returns;
+// wiretrace's http.client.request.duration includes reading the body
+// (docs/metrics.md), so while a long-lived body is open the request is
+// active and no duration is recorded; closing the body records it.
+func TestOtelhttpTransportMetricsRecordedWhenBodyDone(t *testing.T) {
+	release := make(chan struct{})
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		w.WriteHeader(http.StatusOK)
+		_ = http.NewResponseController(w).Flush()
+		<-release
+	}))
+	t.Cleanup(func() {
+		close(release)
+		srv.Close()
+	})
+	m := newMeters(t)
+	e := newEnv(t)
+	req, err := http.NewRequestWithContext(t.Context(), http.MethodGet, srv.URL, http.NoBody)
+	require.NoError(t, err)
+	res, err := e.client(&http.Transport{}, otelhooks.WithMeterProvider(m.mp)).Do(req)
+	require.NoError(t, err)
+
+	all := m.collect(t)
+	_, recorded := all["http.client.request.duration"]
+	assert.False(t, recorded, "the request is not done while its body is open")
+	active := points(t, all, "http.client.active_requests")
+	require.Len(t, active, 1)
+	assert.Equal(t, int64(1), active[0].value)
+
+	require.NoError(t, res.Body.Close())
+	all = m.collect(t)
+	assert.Equal(t, uint64(1), totalCount(points(t, all, "http.client.request.duration")))
+	assert.Zero(t, points(t, all, "http.client.active_requests")[0].value)
+}
+
+// Ports TestRequestBodyReuse: a 308 redirect sends the body again from
+// GetBody; each hop is a request span of its own, the second a resend.
+func TestOtelhttpRequestBodyReuse(t *testing.T) {
+	var received []string // handler runs one request at a time
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		b, err := io.ReadAll(r.Body)
+		assert.NoError(t, err)
+		received = append(received, string(b))
+		if len(received) == 1 {
+			http.Redirect(w, r, "/", http.StatusPermanentRedirect) // 308 sends the body again
+		}
+	}))
+	defer srv.Close()
+	e := newEnv(t)
+	ctx, root := e.root(t.Context())
+	r, err := http.NewRequestWithContext(ctx, http.MethodPost, srv.URL,
+		io.NopCloser(strings.NewReader("plain text body1"))) // hide *strings.Reader
+	require.NoError(t, err)
+	r.GetBody = func() (io.ReadCloser, error) { return io.NopCloser(strings.NewReader("plain text body2")), nil }
+	resp, err := e.client(&http.Transport{}).Do(r)
+	require.NoError(t, err)
+	require.NoError(t, resp.Body.Close())
+	root.End()
+	assert.Equal(t, http.StatusOK, resp.StatusCode)
+	assert.Equal(t, []string{"plain text body1", "plain text body2"}, received)
+	hops := named(e.spans(), http.MethodPost)
+	require.Len(t, hops, 2)
+	assert.Equal(t, int64(308), attrValue(t, hops[0], "http.response.status_code").AsInt64())
+	assert.Equal(t, int64(1), attrValue(t, hops[1], "http.request.resend_count").AsInt64())
+}
+
+// Ports TestHandleErrorOnGetBodyError: when GetBody fails at the redirect,
+// http.Client fails the request; the one hop that was sent is one ended
+// span, and no span is started for the hop that never was.
+func TestOtelhttpHandleErrorOnGetBodyError(t *testing.T) {
+	requests := 0 // handler runs one request at a time
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		requests++
+		_, _ = io.ReadAll(r.Body)
+		http.Redirect(w, r, "/", http.StatusPermanentRedirect)
+	}))
+	defer srv.Close()
+	e := newEnv(t)
+	r, err := http.NewRequestWithContext(t.Context(), http.MethodPost, srv.URL, io.NopCloser(strings.NewReader("plain text body")))
+	require.NoError(t, err)
+	getBodyErr := errors.New("GetBody error")
+	r.GetBody = func() (io.ReadCloser, error) { return nil, getBodyErr }
+	_, err = e.client(&http.Transport{}).Do(r) //nolint:bodyclose // no response is returned here
+	require.ErrorContains(t, err, getBodyErr.Error())
+	assert.Equal(t, 1, requests)
+	one(t, e.spans(), http.MethodPost)
 }
