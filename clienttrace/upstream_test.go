@@ -21,6 +21,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"net/http/httptrace"
 	"net/netip"
 	"net/textproto"
 	"strings"
@@ -783,4 +784,165 @@ func TestUpstreamTransportTreat101Terminal(t *testing.T) {
 	require.NoError(t, res.Body.Close())
 	assert.Equal(t, 1, rec.count("RoundTripDone"))
 	assert.Equal(t, 1, rec.count("BodyDone"))
+}
+
+// httpTraceRecording returns a net/http/httptrace.ClientTrace with all
+// sixteen hooks set, recording into rec: the reference the clienttrace
+// trace is compared with.
+func httpTraceRecording(rec *recorder) *httptrace.ClientTrace {
+	return &httptrace.ClientTrace{
+		GetConn:              func(string) { rec.add("GetConn") },
+		GotConn:              func(httptrace.GotConnInfo) { rec.add("GotConn") },
+		PutIdleConn:          func(error) { rec.add("PutIdleConn") },
+		GotFirstResponseByte: func() { rec.add("GotFirstResponseByte") },
+		Got100Continue:       func() { rec.add("Got100Continue") },
+		Got1xxResponse:       func(int, textproto.MIMEHeader) error { rec.add("Got1xxResponse"); return nil },
+		DNSStart:             func(httptrace.DNSStartInfo) { rec.add("DNSStart") },
+		DNSDone:              func(httptrace.DNSDoneInfo) { rec.add("DNSDone") },
+		ConnectStart:         func(string, string) { rec.add("ConnectStart") },
+		ConnectDone:          func(string, string, error) { rec.add("ConnectDone") },
+		TLSHandshakeStart:    func() { rec.add("TLSHandshakeStart") },
+		TLSHandshakeDone:     func(tls.ConnectionState, error) { rec.add("TLSHandshakeDone") },
+		WroteHeaderField:     func(string, []string) { rec.add("WroteHeaderField") },
+		WroteHeaders:         func() { rec.add("WroteHeaders") },
+		Wait100Continue:      func() { rec.add("Wait100Continue") },
+		WroteRequest:         func(httptrace.WroteRequestInfo) { rec.add("WroteRequest") },
+	}
+}
+
+// TestUpstreamHooksMatchHTTPTrace runs the traffic of the ported tests
+// twice, on a cold transport each time: once with an httptrace.ClientTrace
+// on the bare transport, once with a clienttrace.ClientTrace through
+// NewTransport. Each of the sixteen hooks fires as many times in both, and
+// the lifecycle hooks once (BodyDone only for a response).
+func TestUpstreamHooksMatchHTTPTrace(t *testing.T) {
+	const fakeHost = "dns-is-faked.golang"
+	dns := testnet.NewDNSServer(t, map[string][]netip.Addr{fakeHost: {netip.MustParseAddr("127.0.0.1")}})
+	tests := []struct {
+		name    string           // the upstream test whose traffic it is
+		modes   []upstreamMode   // nil: all of upstreamModes
+		handler http.HandlerFunc // nil: testnet.OK
+		// request makes the request under ctx to the server's port; nil:
+		// a GET of the server's URL.
+		request    func(t *testing.T, ctx context.Context, scheme, port string) *http.Request
+		tweak      func(tr *http.Transport)
+		serverName string // TLS server name, if not the certificate's
+		wantFail   bool
+	}{
+		{
+			name: "TestTransportEventTrace",
+			handler: func(w http.ResponseWriter, r *http.Request) {
+				_, _ = io.ReadAll(r.Body)
+				_, _ = io.WriteString(w, "some body")
+			},
+			request: func(t *testing.T, ctx context.Context, scheme, port string) *http.Request {
+				t.Helper()
+				req, err := http.NewRequestWithContext(ctx, http.MethodPost, scheme+"://"+fakeHost+":"+port, strings.NewReader("some body"))
+				require.NoError(t, err)
+				req.Header.Set("Expect", "100-continue")
+				req.Header["X-Foo-Multiple-Vals"] = []string{"bar", "baz"}
+				return req
+			},
+			tweak: func(tr *http.Transport) { tr.ExpectContinueTimeout = time.Second },
+		},
+		{
+			name: "TestEarlyHintsRequest",
+			handler: func(w http.ResponseWriter, _ *http.Request) {
+				w.Header().Add("Link", "</style.css>; rel=preload; as=style")
+				w.WriteHeader(http.StatusEarlyHints)
+				w.WriteHeader(http.StatusEarlyHints)
+				_, _ = w.Write([]byte("Hello"))
+			},
+		},
+		{
+			name:    "TestTransportDoesNotLimitDelivered1xxResponses",
+			handler: limits1xxHandler,
+			tweak:   func(tr *http.Transport) { tr.MaxResponseHeaderBytes = 1000 },
+		},
+		{
+			name: "TestTransportEventTraceRealDNS",
+			request: func(t *testing.T, ctx context.Context, _, _ string) *http.Request {
+				t.Helper()
+				req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://dns-should-not-resolve.golang:80", nil)
+				require.NoError(t, err)
+				return req
+			},
+			modes:    []upstreamMode{modeHTTP1},
+			wantFail: true,
+		},
+		{
+			name:       "TestTransportEventTraceTLSVerify",
+			modes:      []upstreamMode{modeHTTPS1, modeHTTP2},
+			serverName: fakeHost,
+			wantFail:   true,
+		},
+	}
+	for _, tt := range tests {
+		modes := tt.modes
+		if modes == nil {
+			modes = upstreamModes
+		}
+		handler := tt.handler
+		if handler == nil {
+			handler = testnet.OK
+		}
+		for _, mode := range modes {
+			t.Run(tt.name+"/"+string(mode), func(t *testing.T) {
+				// counts[0]: httptrace on the bare transport; counts[1]:
+				// clienttrace through NewTransport.
+				var counts [2]map[string]int
+				for pass := range counts {
+					srv, tr := newModeServer(t, mode, handler, dns.Resolver())
+					if tt.serverName != "" {
+						tr.TLSClientConfig.ServerName = tt.serverName
+					}
+					if tt.tweak != nil {
+						tt.tweak(tr)
+					}
+					rec := &recorder{}
+					ctx, rt := httptrace.WithClientTrace(context.Background(), httpTraceRecording(rec)), http.RoundTripper(tr)
+					if pass == 1 {
+						ctx, rt = clienttrace.WithClientTrace(context.Background(), rec.trace()), clienttrace.NewTransport(tr)
+					}
+					req, err := http.NewRequestWithContext(ctx, http.MethodGet, srv.URL, nil)
+					require.NoError(t, err)
+					if tt.request != nil {
+						_, port, err := net.SplitHostPort(srv.Listener.Addr().String())
+						require.NoError(t, err)
+						req = tt.request(t, ctx, mode.scheme(), port)
+					}
+					res, err := (&http.Client{Transport: rt}).Do(req)
+					if tt.wantFail {
+						require.Error(t, err)
+					} else {
+						require.NoError(t, err)
+						_, _ = io.ReadAll(res.Body)
+						require.NoError(t, res.Body.Close())
+					}
+					tr.CloseIdleConnections()
+					counts[pass] = hookCounts(rec)
+				}
+				ours := counts[1]
+				assert.Equal(t, 1, ours["RoundTripDone"])
+				if tt.wantFail {
+					assert.Zero(t, ours["BodyDone"])
+				} else {
+					assert.Equal(t, 1, ours["BodyDone"])
+				}
+				delete(ours, "RoundTripDone")
+				delete(ours, "BodyDone")
+				assert.Equal(t, counts[0], ours, "hook counts: httptrace on the bare transport vs clienttrace through NewTransport")
+			})
+		}
+	}
+}
+
+// limits1xxHandler is the handler of TestTransportLimits1xxResponses: ten
+// 1xx responses with 100 bytes of header each, then 204.
+func limits1xxHandler(w http.ResponseWriter, _ *http.Request) {
+	w.Header().Add("X-Header", strings.Repeat("a", 100))
+	for range 10 {
+		w.WriteHeader(123)
+	}
+	w.WriteHeader(http.StatusNoContent)
 }

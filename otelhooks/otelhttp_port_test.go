@@ -554,7 +554,7 @@ func TestOtelhttpHandleErrorOnGetBodyError(t *testing.T) {
 	require.NoError(t, err)
 	getBodyErr := errors.New("GetBody error")
 	r.GetBody = func() (io.ReadCloser, error) { return nil, getBodyErr }
-	_, err = e.client(&http.Transport{}).Do(r) //nolint:bodyclose // no response is returned here
+	_, err = e.client(&http.Transport{}).Do(r)
 	require.ErrorContains(t, err, getBodyErr.Error())
 	assert.Equal(t, 1, requests)
 	one(t, e.spans(), http.MethodPost)
