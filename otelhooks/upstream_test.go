@@ -13,6 +13,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"net/http/httptrace"
 	"net/netip"
 	"net/textproto"
 	"strings"
@@ -21,6 +22,7 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/codes"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 
@@ -90,9 +92,19 @@ func phasesOf(spans []sdktrace.ReadOnlySpan, p sdktrace.ReadOnlySpan, name strin
 // pooled connection. The first request's spans have every phase of a new
 // connection and the 100-continue events; the second's http.getconn is a
 // reused connection without children.
+//
+// Ports TestTransportEventTrace_NoHooks too: under an httptrace.ClientTrace
+// with every hook nil, installed by the caller, the spans are the same.
 func TestUpstreamTransportEventTraceSpans(t *testing.T) {
-	for _, h2 := range []bool{false, true} {
-		t.Run(upstreamModeName(h2), func(t *testing.T) {
+	for _, tc := range []struct {
+		h2, noHooks bool
+	}{{false, false}, {true, false}, {false, true}, {true, true}} {
+		h2 := tc.h2
+		name := upstreamModeName(h2)
+		if tc.noHooks {
+			name += "/NoHooks"
+		}
+		t.Run(name, func(t *testing.T) {
 			const resBody = "some body"
 			const fakeHost = "dns-is-faked.golang"
 			dns := testnet.NewDNSServer(t, map[string][]netip.Addr{fakeHost: {netip.MustParseAddr("127.0.0.1")}})
@@ -107,15 +119,20 @@ func TestUpstreamTransportEventTraceSpans(t *testing.T) {
 			}), dns.Resolver())
 			tr.ExpectContinueTimeout = time.Second
 			e := newEnv(t)
-			client := e.client(tr)
+			// The headers upstream's WroteHeaderField assertions name.
+			client := e.client(tr, otelhooks.WithRequestHeaders("User-Agent", "Host", "Content-Length", "X-Foo-Multiple-Vals", "Accept-Encoding"))
 			_, port, err := net.SplitHostPort(srv.Listener.Addr().String())
 			require.NoError(t, err)
 			target := map[bool]string{false: "http", true: "https"}[h2] + "://" + fakeHost + ":" + port
 
 			ctx, root := e.root(context.Background())
+			if tc.noHooks {
+				ctx = httptrace.WithClientTrace(ctx, &httptrace.ClientTrace{})
+			}
 			req, err := http.NewRequestWithContext(ctx, http.MethodPost, target, strings.NewReader("some body"))
 			require.NoError(t, err)
 			req.Header.Set("Expect", "100-continue")
+			req.Header["X-Foo-Multiple-Vals"] = []string{"bar", "baz"}
 			res, err := client.Do(req)
 			require.NoError(t, err)
 			slurp, err := io.ReadAll(res.Body)
@@ -146,6 +163,24 @@ func TestUpstreamTransportEventTraceSpans(t *testing.T) {
 			}
 			assertSequence(t, getconn, send)
 			assert.Equal(t, codes.Unset, post.Status().Code)
+			// As net/http wrote them (upstream's WroteHeaderField lines):
+			// HTTP/2 sends the host as :authority, recorded as host.
+			wantHeaders := map[string][]string{
+				"http.request.header.user-agent":          {"Go-http-client/1.1"},
+				"http.request.header.host":                {fakeHost + ":" + port},
+				"http.request.header.content-length":      {"9"},
+				"http.request.header.x-foo-multiple-vals": {"bar", "baz"},
+				"http.request.header.accept-encoding":     {"gzip"},
+			}
+			if h2 {
+				wantHeaders["http.request.header.user-agent"] = []string{"Go-http-client/2.0"}
+			}
+			for key, want := range wantHeaders {
+				v, ok := attrs(post)[attribute.Key(key)]
+				if assert.True(t, ok, "%s missing", key) {
+					assert.Equal(t, want, v.AsStringSlice(), key)
+				}
+			}
 
 			getSpan := one(t, requestSpans(spans, rootRO, http.MethodGet), http.MethodGet)
 			getconn2 := one(t, phasesOf(spans, getSpan, "http.getconn"), "http.getconn")
