@@ -9,6 +9,7 @@ package otelhooks_test
 import (
 	"bufio"
 	"context"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
@@ -522,4 +523,76 @@ func TestUpstreamTransportTreat101TerminalSpans(t *testing.T) {
 	req := one(t, e.spans(), http.MethodGet)
 	assert.Equal(t, int64(101), attrValue(t, req, "http.response.status_code").AsInt64())
 	assert.NotContains(t, eventNames(req), "http.informational_response")
+}
+
+// Ports TestTransportReading100Continue (issue 2184) and
+// TestTransportIgnore1xxResponses (issue 17739): a 1xx the request did not
+// ask for (an unsolicited "100 Continue", an unknown 123) before the final
+// response, five times on one keep-alive connection. Each is an
+// informational event inside http.wait; each request's phases are whole.
+func TestUpstreamTransportUnsolicited1xxSpans(t *testing.T) {
+	for _, status := range []string{"100 Continue", "123 OneTwoThree"} {
+		t.Run(status, func(t *testing.T) {
+			const numReqs = 5
+			ln, err := new(net.ListenConfig).Listen(t.Context(), "tcp", "127.0.0.1:0")
+			require.NoError(t, err)
+			served := make(chan struct{})
+			go func() {
+				defer close(served)
+				c, err := ln.Accept()
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				defer c.Close()
+				br := bufio.NewReader(c)
+				for n := 1; ; n++ {
+					req, err := http.ReadRequest(br)
+					if err != nil {
+						return // the client closed the connection
+					}
+					_, _ = io.Copy(io.Discard, req.Body)
+					body := fmt.Sprintf("Response number %d", n)
+					_, err = fmt.Fprintf(c, "HTTP/1.1 %s\r\nFoo: bar\r\n\r\nHTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n%s", status, len(body), body)
+					if err != nil {
+						return
+					}
+				}
+			}()
+			tr := &http.Transport{}
+			t.Cleanup(func() {
+				tr.CloseIdleConnections()
+				_ = ln.Close()
+				<-served
+			})
+			e := newEnv(t)
+			client := e.client(tr)
+			ctx, root := e.root(t.Context())
+			for i := 1; i <= numReqs; i++ {
+				req, err := http.NewRequestWithContext(ctx, http.MethodPost, "http://"+ln.Addr().String()+"/", strings.NewReader(fmt.Sprintf("request body %d", i)))
+				require.NoError(t, err)
+				res, err := client.Do(req)
+				require.NoError(t, err)
+				b, err := io.ReadAll(res.Body)
+				require.NoError(t, err)
+				require.NoError(t, res.Body.Close())
+				assert.Equal(t, fmt.Sprintf("Response number %d", i), string(b))
+			}
+			root.End()
+
+			spans := e.spans()
+			posts := named(spans, http.MethodPost)
+			require.Len(t, posts, numReqs)
+			for i, post := range posts {
+				assert.Equal(t, []string{"http.getconn", "http.receive", "http.send", "http.wait"}, childrenOf(spans, post), "request %d", i+1)
+				assert.Contains(t, eventNames(post), "http.informational_response", "request %d", i+1)
+				wait := one(t, phasesOf(spans, post, "http.wait"), "http.wait")
+				ev := event(t, post, "http.informational_response")
+				assert.False(t, ev.Time.Before(wait.StartTime()), "request %d: the 1xx before http.wait", i+1)
+				assert.False(t, ev.Time.After(wait.EndTime()), "request %d: the 1xx after http.wait", i+1)
+				assert.Equal(t, i > 0, attrValue(t, one(t, phasesOf(spans, post, "http.getconn"), "http.getconn"), "wiretrace.conn.reused").AsBool())
+			}
+			assertNotAbandoned(t, spans)
+		})
+	}
 }
