@@ -559,3 +559,85 @@ func TestOtelhttpHandleErrorOnGetBodyError(t *testing.T) {
 	assert.Equal(t, 1, requests)
 	one(t, e.spans(), http.MethodPost)
 }
+
+// Ports TestWrappedBodyReadEOFKeepsReadWriteCloserOpenUntilClose: reading a
+// 101's body to io.EOF (the server half-closed) leaves the connection open
+// for writes. On purpose different: otelhttp ends its span at Close for a
+// ReadWriteCloser; wiretrace's body is done at its first ending, EOF
+// included (docs/spans.md, http.receive), so the request span ends at EOF
+// and the writes that follow are the new protocol's, outside the request.
+func TestOtelhttpProtocolSwitchReadEOFKeepsConnOpen(t *testing.T) {
+	got := make(chan string, 1)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		conn, brw, err := http.NewResponseController(w).Hijack()
+		if err != nil {
+			return
+		}
+		defer conn.Close()
+		_, _ = brw.WriteString("HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nUpgrade: echo\r\n\r\n")
+		_ = brw.Flush()
+		_ = conn.(interface{ CloseWrite() error }).CloseWrite()
+		line, _ := brw.ReadString('\n')
+		got <- line
+	}))
+	defer srv.Close()
+	e := newEnv(t)
+	req, err := http.NewRequestWithContext(t.Context(), http.MethodGet, srv.URL, http.NoBody)
+	require.NoError(t, err)
+	req.Header.Set("Connection", "Upgrade")
+	req.Header.Set("Upgrade", "echo")
+	res, err := e.client(&http.Transport{}).Do(req)
+	require.NoError(t, err)
+	rwc := res.Body.(io.ReadWriteCloser)
+	_, err = io.ReadAll(rwc)
+	require.NoError(t, err)
+	span := one(t, e.spans(), http.MethodGet) // ended at EOF
+	assert.Equal(t, "eof", attrValue(t, one(t, e.spans(), "http.receive"), "wiretrace.body.done").AsString())
+
+	_, err = io.WriteString(rwc, "after EOF\n")
+	require.NoError(t, err, "EOF does not close the connection")
+	assert.Equal(t, "after EOF\n", <-got)
+	require.NoError(t, rwc.Close())
+	assert.Empty(t, e.checker.EndedTwice())
+	assert.Equal(t, codes.Unset, span.Status().Code)
+}
+
+// errOnClose is a response body whose Close fails after closing the real
+// one.
+type errOnClose struct {
+	io.ReadCloser
+	err error
+}
+
+func (b errOnClose) Close() error {
+	_ = b.ReadCloser.Close()
+	return b.err
+}
+
+// Ports TestWrappedBodyCloseError: Close returns the body's error, and the
+// request span ends, without error status (a failed Close is not a failed
+// request, as otelhttp records it).
+func TestOtelhttpTransportBodyCloseError(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(testnet.OK))
+	defer srv.Close()
+	closeErr := errors.New("test")
+	tr := &http.Transport{}
+	defer tr.CloseIdleConnections()
+	base := roundTripperFunc(func(req *http.Request) (*http.Response, error) {
+		resp, err := tr.RoundTrip(req)
+		if err != nil {
+			return nil, err
+		}
+		resp.Body = errOnClose{ReadCloser: resp.Body, err: closeErr}
+		return resp, nil
+	})
+	e := newEnv(t)
+	req, err := http.NewRequestWithContext(t.Context(), http.MethodGet, srv.URL, nil)
+	require.NoError(t, err)
+	res, err := e.client(base).Do(req)
+	require.NoError(t, err)
+	require.ErrorIs(t, res.Body.Close(), closeErr)
+	span := one(t, e.spans(), http.MethodGet)
+	assert.Equal(t, codes.Unset, span.Status().Code)
+	assert.Equal(t, "closed", attrValue(t, one(t, e.spans(), "http.receive"), "wiretrace.body.done").AsString())
+}
