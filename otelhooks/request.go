@@ -693,15 +693,22 @@ const defaultMax1xxHeaderBytes = 10 << 20
 // Got1xxResponse is set: then the caller sees them and is "responsible for
 // limiting" them. got1xxResponse is set for every recorded request, so it
 // limits them itself, as HTTP/2 does, to MaxResponseHeaderBytes of an
-// *http.Transport base (10 MiB, net/http's default, for other bases and for
-// NewClientTrace), unless a hook installed before ours, the caller's,
-// examines them too.
+// *http.Transport base, or of the one under nested transports of this
+// package (10 MiB, net/http's default, for other bases and for
+// NewClientTrace), unless a hook installed before ours, the caller's or an
+// outer transport's, examines them too.
 func max1xxHeaderBytes(ctx context.Context, t *transport) int64 {
 	if ht := httptrace.ContextClientTrace(ctx); ht != nil && ht.Got1xxResponse != nil {
 		return 0
 	}
 	if t != nil {
-		if tr, ok := t.base.(*http.Transport); ok && tr.MaxResponseHeaderBytes > 0 {
+		base := t.base
+		for inner, ok := base.(*transport); ok; inner, ok = base.(*transport) {
+			// A transport of ours inside sees our hook and leaves the
+			// limit to us: it is that of the transport it wraps.
+			base = inner.base
+		}
+		if tr, ok := base.(*http.Transport); ok && tr.MaxResponseHeaderBytes > 0 {
 			return tr.MaxResponseHeaderBytes
 		}
 	}

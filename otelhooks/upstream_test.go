@@ -596,3 +596,21 @@ func TestUpstreamTransportUnsolicited1xxSpans(t *testing.T) {
 		})
 	}
 }
+
+// TestUpstreamTransportLimits1xxResponsesNested is
+// TestTransportLimits1xxResponses through two nested otelhooks transports:
+// the inner one sees the outer's Got1xxResponse and leaves the limit to it,
+// and the outer keeps the limit of the *http.Transport under both.
+func TestUpstreamTransportLimits1xxResponsesNested(t *testing.T) {
+	srv, tr := newUpstreamServer(t, false, http.HandlerFunc(limits1xxHandler), nil)
+	tr.DisableKeepAlives = true
+	tr.MaxResponseHeaderBytes = 1000
+	e := newEnv(t)
+	inner := otelhooks.NewTransport(tr, otelhooks.WithTracerProvider(e.tp))
+	ctx, root := e.root(t.Context())
+	err := send(ctx, e.client(inner), srv.URL)
+	root.End()
+	require.Error(t, err, "RoundTrip succeeded; want error")
+	assert.Contains(t, err.Error(), "exceeded 1000 bytes")
+	assert.Len(t, named(e.spans(), http.MethodGet), 2, "outer and inner request spans")
+}
