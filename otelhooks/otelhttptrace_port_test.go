@@ -8,14 +8,17 @@ package otelhooks_test
 
 import (
 	"bytes"
+	"context"
 	"net/http"
 	"net/http/httptest"
 	"net/http/httptrace"
+	"strings"
 	"sync"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	"go.opentelemetry.io/otel/attribute"
 
 	"github.com/wiretrace/wiretrace/clienttrace"
 	"github.com/wiretrace/wiretrace/otelhooks"
@@ -128,4 +131,60 @@ func TestOtelhttptraceHTTPRequestWithClientTrace(t *testing.T) {
 	}
 	assert.Contains(t, eventNames(one(t, spans, "http.send")), "http.wait_100_continue")
 	one(t, spans, "http.connect")
+}
+
+// Ports TestWithoutSubSpans: NewClientTrace with WithoutSubSpans records
+// nothing without a recording span in the context; under one, it adds the
+// phases as start/done events to that span and starts no span. otelhttptrace
+// records four request headers by default (Authorization as "****");
+// wiretrace records none unless asked (docs/spans.md, What is scrubbed).
+func TestOtelhttptraceWithoutSubSpans(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(http.ResponseWriter, *http.Request) {}))
+	defer srv.Close()
+	e := newEnv(t)
+	client := srv.Client()
+	defer client.CloseIdleConnections()
+	do := func(ctx context.Context) {
+		t.Helper()
+		ctx = httptrace.WithClientTrace(ctx, clienttrace.ToHTTPTrace(
+			otelhooks.NewClientTrace(ctx, otelhooks.WithoutSubSpans(), otelhooks.WithTracerProvider(e.tp))))
+		req, err := http.NewRequestWithContext(ctx, http.MethodGet, srv.URL, http.NoBody)
+		require.NoError(t, err)
+		req.Header.Set("User-Agent", "oteltest/1.1")
+		req.Header.Set("Authorization", "Bearer token123")
+		resp, err := client.Do(req)
+		require.NoError(t, err)
+		require.NoError(t, resp.Body.Close())
+	}
+	do(t.Context())
+	require.Empty(t, e.spans(), "no span in the context: nothing recorded")
+
+	ctx, root := e.root(t.Context())
+	do(ctx)
+	root.End()
+	spans := e.spans()
+	require.Len(t, spans, 1, "the caller's span only")
+	rec := spans[0]
+	assert.Empty(t, rec.Attributes(), "no header is recorded by default")
+	assert.NotContains(t, allStrings(spans), "token123")
+
+	names := eventNames(rec)
+	// Every phase that starts is done. NewClientTrace cannot see the body,
+	// so it has no http.receive, where otelhttptrace's events have one.
+	for _, name := range names {
+		if phase, ok := strings.CutSuffix(name, ".start"); ok {
+			assert.Contains(t, names, phase+".done", "%s never done: %v", phase, names)
+		}
+	}
+	for _, phase := range []string{"http.getconn", "http.send", "http.wait"} {
+		assert.Contains(t, names, phase+".start")
+		assert.Contains(t, names, phase+".done")
+	}
+	assert.Contains(t, names, "http.first_response_byte")
+	done := eventAttrs(event(t, rec, "http.getconn.done"))
+	assert.True(t, done["wiretrace.conn.reused"].AsBool(), "the second request reuses the first's connection")
+	assert.True(t, done["wiretrace.conn.was_idle"].AsBool())
+	assert.Contains(t, done, attribute.Key("wiretrace.conn.idle_time_s"))
+	assert.Equal(t, "127.0.0.1", done["network.peer.address"].AsString())
+	assert.Contains(t, done, attribute.Key("network.local.port"))
 }
