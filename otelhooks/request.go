@@ -72,13 +72,13 @@ type request struct {
 	// tlsInDial is whether a custom TLS dialer does the handshake inside
 	// the dial (see tlsHandshakeStart).
 	tlsInDial bool
-	// req is the request as given to the transport, for the request
-	// span's attributes; nil for NewClientTrace. It must not be modified.
-	req *http.Request
 	// max1xx is how many bytes of 1xx header fields the request may
 	// receive, or 0 for no limit (see max1xxHeaderBytes).
 	max1xx int64
-	trace  clienttrace.ClientTrace
+	// req is the request as given to the transport, for the request
+	// span's attributes; nil for NewClientTrace. It must not be modified.
+	req   *http.Request
+	trace clienttrace.ClientTrace
 
 	// mu guards every field below.
 	mu   sync.Mutex
@@ -127,14 +127,14 @@ type request struct {
 	// http.receive at the first response byte) share one allocation.
 	tsAt  time.Time
 	tsOpt trace.SpanEventOption
+	// size1xx is the size of the 1xx header fields received, as HTTP/2
+	// counts them, against max1xx.
+	size1xx int64
 	// sentHeaders are the request headers as net/http wrote them
 	// (WroteHeaderField), of the keys WithRequestHeaders asked for; nil
 	// until one is written.
 	sentHeaders http.Header
-	// size1xx is the size of the 1xx header fields received, as HTTP/2
-	// counts them, against max1xx.
-	size1xx int64
-	meter   *requestMeter // nil: not metered
+	meter       *requestMeter // nil: not metered
 	// conn is the request's connection, if InstrumentDialer made it.
 	conn *instrumentedConn
 	// peer is network.peer.address of the connection the request got, for
