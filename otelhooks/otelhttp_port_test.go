@@ -9,11 +9,15 @@ package otelhooks_test
 
 import (
 	"bufio"
+	"context"
 	"errors"
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"net/http/httptrace"
+	"net/textproto"
 	"strings"
+	"sync/atomic"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -23,6 +27,7 @@ import (
 	"go.opentelemetry.io/otel/sdk/metric/metricdata"
 	"go.opentelemetry.io/otel/trace"
 
+	"github.com/wiretrace/wiretrace/clienttrace"
 	"github.com/wiretrace/wiretrace/internal/testnet"
 	"github.com/wiretrace/wiretrace/otelhooks"
 )
@@ -640,4 +645,58 @@ func TestOtelhttpTransportBodyCloseError(t *testing.T) {
 	span := one(t, e.spans(), http.MethodGet)
 	assert.Equal(t, codes.Unset, span.Status().Code)
 	assert.Equal(t, "closed", attrValue(t, one(t, e.spans(), "http.receive"), "wiretrace.body.done").AsString())
+}
+
+// Ports TestWithHTTPTrace: WithClientTrace's hooks, written for
+// net/http/httptrace and adapted with clienttrace.FromHTTPTrace, run beside
+// ours under the request span: the span they start in GetConn is its child.
+// otelhttp names the request span "HTTP GET"; wiretrace names it "GET".
+func TestOtelhttpWithHTTPTrace(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		_, _ = io.WriteString(w, "Hello, world!")
+	}))
+	defer srv.Close()
+	e := newEnv(t)
+	ctx, span := e.tp.Tracer("").Start(t.Context(), "test_span")
+	clientTracer := func(ctx context.Context) *clienttrace.ClientTrace {
+		var span trace.Span // GetConn and GotConn of one request run in order
+		return clienttrace.FromHTTPTrace(&httptrace.ClientTrace{
+			GetConn: func(string) {
+				_, span = trace.SpanFromContext(ctx).TracerProvider().Tracer("").Start(ctx, "httptrace.GetConn")
+			},
+			GotConn: func(httptrace.GotConnInfo) {
+				if span != nil {
+					span.End()
+				}
+			},
+		})
+	}
+	res, body := get(t, ctx, e.client(&http.Transport{}, otelhooks.WithClientTrace(clientTracer)), srv.URL)
+	span.End()
+	require.Equal(t, http.StatusOK, res.StatusCode)
+	require.Equal(t, "Hello, world!", body)
+
+	spans := e.spans()
+	getConn := one(t, spans, "httptrace.GetConn")
+	req := one(t, spans, http.MethodGet)
+	assert.Equal(t, req.SpanContext().SpanID(), getConn.Parent().SpanID())
+	assert.Equal(t, one(t, spans, "test_span").SpanContext().SpanID(), req.Parent().SpanID())
+	one(t, spans, "http.getconn") // ours ran too
+}
+
+// TestOtelhttpWithClientTraceGot1xxLiftsLimit is
+// TestTransportDoesNotLimitDelivered1xxResponses with the caller's
+// Got1xxResponse given by WithClientTrace: it sees the 1xx responses, so
+// the limit is lifted as net/http lifts it, and all ten arrive.
+func TestOtelhttpWithClientTraceGot1xxLiftsLimit(t *testing.T) {
+	srv, tr := newUpstreamServer(t, false, http.HandlerFunc(limits1xxHandler), nil)
+	tr.DisableKeepAlives = true
+	tr.MaxResponseHeaderBytes = 1000
+	e := newEnv(t)
+	var got1xx atomic.Int32
+	client := e.client(tr, otelhooks.WithClientTrace(func(context.Context) *clienttrace.ClientTrace {
+		return &clienttrace.ClientTrace{Got1xxResponse: func(int, textproto.MIMEHeader) error { got1xx.Add(1); return nil }}
+	}))
+	require.NoError(t, send(t.Context(), client, srv.URL))
+	assert.Equal(t, int32(10), got1xx.Load())
 }

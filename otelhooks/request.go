@@ -696,7 +696,8 @@ const defaultMax1xxHeaderBytes = 10 << 20
 // *http.Transport base, or of the one under nested transports of this
 // package (10 MiB, net/http's default, for other bases and for
 // NewClientTrace), unless a hook installed before ours, the caller's or an
-// outer transport's, examines them too.
+// outer transport's, examines them too; so does WithClientTrace's
+// (transport.go).
 func max1xxHeaderBytes(ctx context.Context, t *transport) int64 {
 	if ht := httptrace.ContextClientTrace(ctx); ht != nil && ht.Got1xxResponse != nil {
 		return 0

@@ -130,6 +130,9 @@ func (t *transport) RoundTrip(req *http.Request) (*http.Response, error) {
 		return t.base.RoundTrip(t.prop.Clone(ctx, req))
 	}
 	r := newRequest(ctx, t.cfg, tracer, span, ownsSpan, req, t)
+	if user != nil && user.Got1xxResponse != nil {
+		r.max1xx = 0 // the caller sees the 1xx responses: see max1xxHeaderBytes
+	}
 	if metered {
 		// Metrics count every request, sampled or not. Under another
 		// instrumentation's span, that instrumentation records the
