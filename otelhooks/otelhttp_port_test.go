@@ -700,3 +700,22 @@ func TestOtelhttpWithClientTraceGot1xxLiftsLimit(t *testing.T) {
 	require.NoError(t, send(t.Context(), client, srv.URL))
 	assert.Equal(t, int32(10), got1xx.Load())
 }
+
+// Ports TestTransportBasics: with no tracer provider set and a remote span
+// context in the request's context (the global provider is a no-op), the
+// server still receives that context, and the body arrives whole.
+func TestOtelhttpTransportBasics(t *testing.T) {
+	prop := otelprop.TraceContext{}
+	sc := trace.NewSpanContext(trace.SpanContextConfig{TraceID: trace.TraceID{0x01}, SpanID: trace.SpanID{0x01}})
+	ctx := trace.ContextWithRemoteSpanContext(t.Context(), sc)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		got := trace.SpanContextFromContext(prop.Extract(r.Context(), otelprop.HeaderCarrier(r.Header)))
+		assert.Equal(t, sc.TraceID(), got.TraceID())
+		assert.Equal(t, sc.SpanID(), got.SpanID(), "testing remote SpanID")
+		_, _ = io.WriteString(w, "Hello, world!")
+	}))
+	defer srv.Close()
+	client := &http.Client{Transport: otelhooks.NewTransport(&http.Transport{}, otelhooks.WithPropagators(prop))}
+	_, body := get(t, ctx, client, srv.URL)
+	assert.Equal(t, "Hello, world!", body)
+}
