@@ -188,3 +188,29 @@ func TestOtelhttptraceWithoutSubSpans(t *testing.T) {
 	assert.Equal(t, "127.0.0.1", done["network.peer.address"].AsString())
 	assert.Contains(t, done, attribute.Key("network.local.port"))
 }
+
+// Ports TestHTTPRequestWithTraceContext: the phases go under the span of the
+// context given to NewClientTrace, even when the request's own context has
+// no span.
+func TestOtelhttptraceHTTPRequestWithTraceContext(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(http.ResponseWriter, *http.Request) {}))
+	defer srv.Close()
+	e := newEnv(t)
+	ctx, span := e.tp.Tracer("").Start(t.Context(), "parent_span")
+	req, err := http.NewRequestWithContext(t.Context(), http.MethodGet, srv.URL, http.NoBody)
+	require.NoError(t, err)
+	req = req.WithContext(httptrace.WithClientTrace(req.Context(),
+		clienttrace.ToHTTPTrace(otelhooks.NewClientTrace(ctx, otelhooks.WithTracerProvider(e.tp)))))
+	client := srv.Client()
+	defer client.CloseIdleConnections()
+	res, err := client.Do(req)
+	require.NoError(t, err)
+	require.NoError(t, res.Body.Close())
+	span.End()
+
+	spans := e.spans()
+	parent := one(t, spans, "parent_span")
+	getconn := one(t, spans, "http.getconn")
+	assert.Equal(t, parent.SpanContext().TraceID(), getconn.SpanContext().TraceID())
+	assert.Equal(t, parent.SpanContext().SpanID(), getconn.Parent().SpanID())
+}
