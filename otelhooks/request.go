@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/tls"
 	"fmt"
+	"math"
 	"net"
 	"net/http"
 	"net/http/httptrace"
@@ -72,9 +73,6 @@ type request struct {
 	// tlsInDial is whether a custom TLS dialer does the handshake inside
 	// the dial (see tlsHandshakeStart).
 	tlsInDial bool
-	// max1xx is how many bytes of 1xx header fields the request may
-	// receive, or 0 for no limit (see max1xxHeaderBytes).
-	max1xx int64
 	// req is the request as given to the transport, for the request
 	// span's attributes; nil for NewClientTrace. It must not be modified.
 	req   *http.Request
@@ -88,8 +86,10 @@ type request struct {
 	// got a connection (GotConn): only a GetConn after that begins a new
 	// attempt, see getConn. It sits beside done, in the padding before
 	// attempts, so that the request fits its size class
-	// (TestRequestStateFitsItsSizeClass).
+	// (TestRequestStateFitsItsSizeClass). So does size1xx: the bytes of
+	// 1xx header fields received, as HTTP/2 counts them, against max1xx.
 	connected  bool
+	size1xx    int32
 	attempts   int
 	getconn    phase
 	getconnCtx context.Context
@@ -106,10 +106,14 @@ type request struct {
 	// http.send ended without error: at WroteRequest, or at the first
 	// response byte for a request without a body.
 	// connectedAt is when the last dial attempt that succeeded did.
+	// max1xx, in the padding after final, is how many bytes of 1xx header
+	// fields the request may receive, or 0 for no limit
+	// (max1xxHeaderBytes); set before the hooks are installed.
 	connectedAt   time.Time
 	respAt        time.Time
 	informational bool
 	final         bool
+	max1xx        int32
 	sentAt        time.Time
 	// waited100 is whether the request waits for "100 Continue" before
 	// writing its body.
@@ -127,9 +131,6 @@ type request struct {
 	// http.receive at the first response byte) share one allocation.
 	tsAt  time.Time
 	tsOpt trace.SpanEventOption
-	// size1xx is the size of the 1xx header fields received, as HTTP/2
-	// counts them, against max1xx.
-	size1xx int64
 	// sentHeaders are the request headers as net/http wrote them
 	// (WroteHeaderField), of the keys WithRequestHeaders asked for; nil
 	// until one is written.
@@ -698,7 +699,7 @@ const defaultMax1xxHeaderBytes = 10 << 20
 // NewClientTrace), unless a hook installed before ours, the caller's or an
 // outer transport's, examines them too; so does WithClientTrace's
 // (transport.go).
-func max1xxHeaderBytes(ctx context.Context, t *transport) int64 {
+func max1xxHeaderBytes(ctx context.Context, t *transport) int32 {
 	if ht := httptrace.ContextClientTrace(ctx); ht != nil && ht.Got1xxResponse != nil {
 		return 0
 	}
@@ -710,7 +711,7 @@ func max1xxHeaderBytes(ctx context.Context, t *transport) int64 {
 			base = inner.base
 		}
 		if tr, ok := base.(*http.Transport); ok && tr.MaxResponseHeaderBytes > 0 {
-			return tr.MaxResponseHeaderBytes
+			return int32(min(tr.MaxResponseHeaderBytes, math.MaxInt32))
 		}
 	}
 	return defaultMax1xxHeaderBytes
@@ -722,14 +723,16 @@ func (r *request) got1xxResponse(code int, header textproto.MIMEHeader) error {
 	}
 	defer r.mu.Unlock()
 	if r.max1xx > 0 {
+		size := int64(r.size1xx)
 		for k, vv := range header {
 			for _, v := range vv {
-				r.size1xx += int64(len(k) + len(v) + 32) // hpack.HeaderField.Size
+				size += int64(len(k) + len(v) + 32) // hpack.HeaderField.Size
 			}
 		}
-		if r.size1xx > r.max1xx {
+		if size > int64(r.max1xx) {
 			return fmt.Errorf("otelhooks: 1xx informational response headers exceeded %d bytes", r.max1xx)
 		}
+		r.size1xx = int32(size)
 	}
 	if !r.informational && !r.final && !r.wait.open && !r.send.open && !r.sentAt.IsZero() {
 		// The request was sent and no wait began, since a response
