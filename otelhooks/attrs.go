@@ -10,6 +10,7 @@ import (
 	"net"
 	"net/http"
 	"net/netip"
+	"net/textproto"
 	"strconv"
 	"strings"
 	"syscall"
@@ -315,6 +316,7 @@ func errorType(err error) string {
 		certErr   x509.CertificateInvalidError
 		alertErr  tls.AlertError
 		recordErr tls.RecordHeaderError
+		protoErr  textproto.ProtocolError
 	)
 	switch {
 	case errors.Is(err, context.Canceled):
@@ -353,6 +355,32 @@ func errorType(err error) string {
 		return "unexpected_eof"
 	case errors.Is(err, io.EOF):
 		return "eof"
+	case errors.As(err, &protoErr):
+		return "malformed_response"
+	case errors.Is(err, net.ErrClosed):
+		return "connection_closed"
+	}
+	// net/http makes the rest with errors.New and fmt.Errorf: only their
+	// text tells them apart.
+	msg := err.Error()
+	for _, m := range errorTexts {
+		if strings.Contains(msg, m.text) {
+			return m.typ
+		}
 	}
 	return fmt.Sprintf("%T", err)
+}
+
+// errorTexts are the texts of net/http's errors that have no type of their
+// own, with the error.type of each.
+var errorTexts = []struct{ text, typ string }{
+	// A status line that does not parse, as a response cut short in it
+	// reads (net/http's badStringError).
+	{"malformed HTTP ", "malformed_response"},
+	// HTTP/2: the connection failed under the stream (a write failed, a
+	// ping went unanswered, the server went away), and net/http closed it.
+	{"http2: client connection force closed", "connection_closed"},
+	{"http2: client connection lost", "connection_closed"},
+	{"http2: client conn is closed", "connection_closed"},
+	{"http2: server sent GOAWAY and closed the connection", "connection_closed"},
 }
