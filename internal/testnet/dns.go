@@ -8,7 +8,9 @@ import (
 	"net/netip"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
+	"time"
 )
 
 // DNSServer answers A and AAAA queries over UDP on 127.0.0.1 from a fixed
@@ -17,9 +19,17 @@ type DNSServer struct {
 	conn    net.PacketConn
 	records map[string][]netip.Addr
 
+	delay   atomic.Int64 // nanoseconds
+	replies sync.WaitGroup
+
 	mu      sync.Mutex
 	queries []string
 }
+
+// SetDelay makes s answer each query d after it arrived, each on its own
+// (the A and AAAA queries of one lookup wait d, not 2d): the ground truth
+// of a slow resolver. It is safe to call while s serves.
+func (s *DNSServer) SetDelay(d time.Duration) { s.delay.Store(int64(d)) }
 
 // NewDNSServer starts a DNS responder for records, keyed by host name
 // without the trailing dot.
@@ -41,6 +51,7 @@ func NewDNSServer(tb testing.TB, records map[string][]netip.Addr) *DNSServer {
 	tb.Cleanup(func() {
 		_ = conn.Close()
 		<-done
+		s.replies.Wait()
 	})
 	return s
 }
@@ -74,9 +85,18 @@ func (s *DNSServer) serve() {
 			}
 			continue
 		}
-		if reply := s.answer(buf[:n]); reply != nil {
-			_, _ = s.conn.WriteTo(reply, from)
+		reply := s.answer(buf[:n])
+		if reply == nil {
+			continue
 		}
+		if d := time.Duration(s.delay.Load()); d > 0 {
+			s.replies.Go(func() {
+				time.Sleep(d)
+				_, _ = s.conn.WriteTo(reply, from)
+			})
+			continue
+		}
+		_, _ = s.conn.WriteTo(reply, from)
 	}
 }
 
