@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"io"
 	"math/rand/v2"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"strconv"
@@ -25,6 +26,7 @@ import (
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 
 	"github.com/wiretrace/wiretrace/internal/testnet"
+	"github.com/wiretrace/wiretrace/otelhooks"
 )
 
 // nginxPeer is how a test reaches one of nginx's listeners.
@@ -317,6 +319,56 @@ func TestNginxExpectContinueUpload(t *testing.T) {
 				assert.False(t, info.Time.After(send.EndTime()), "the 100 came while sending")
 			}
 			assertNotAbandoned(t, spans)
+		})
+	}
+}
+
+// TestNginxThroughTinyproxy reaches nginx through a real forward proxy:
+// HTTPS (h2 and HTTP/1.1) through tinyproxy's CONNECT tunnel, and plain
+// HTTP forwarded by tinyproxy itself. nginx receives the request span's
+// traceparent either way; the tunnel's request has http.connect to the
+// proxy, http.proxy_connect with tinyproxy's 200, then http.tls with
+// nginx; the forwarded one has no CONNECT and speaks HTTP/1.1 to the
+// proxy whatever nginx speaks.
+func TestNginxThroughTinyproxy(t *testing.T) {
+	n := testnet.NewNginx(t, testnet.NginxConfig{})
+	_, tlsPort, err := net.SplitHostPort(n.TLS)
+	require.NoError(t, err)
+	port, err := strconv.Atoi(tlsPort)
+	require.NoError(t, err)
+	proxy := startTinyproxy(t, port)
+	for _, p := range nginxPeers {
+		if p.kind == "h2c" {
+			continue // a forward proxy speaks HTTP/1.1
+		}
+		t.Run(p.name, func(t *testing.T) {
+			e := newEnv(t)
+			base := n.Transport(p.kind)
+			base.Proxy = http.ProxyURL(proxy)
+			otelhooks.InstrumentTransport(base)
+			defer base.CloseIdleConnections()
+			_, body := get(t, t.Context(), e.client(base), p.scheme+"://"+p.addr(n)+"/")
+			assert.Equal(t, "ok", body)
+			l := n.NextLog(t)
+
+			spans := e.spans()
+			r := one(t, spans, "GET")
+			assert.Equal(t, traceparentOf(r), l.Traceparent, "nginx received the request span's context through the proxy")
+			assert.Equal(t, p.protocol, l.Protocol)
+			assert.Equal(t, p.version, attrValue(t, r, "network.protocol.version").AsString())
+			connect := one(t, spans, "http.connect")
+			assert.Equal(t, "127.0.0.2", attrValue(t, connect, "network.peer.address").AsString(), "the dial goes to the proxy")
+			gc := one(t, spans, "http.getconn")
+			if !p.tls {
+				assert.Equal(t, []string{"http.connect"}, childrenOf(spans, gc), "no CONNECT for plain HTTP")
+				return
+			}
+			assert.Equal(t, []string{"http.connect", "http.proxy_connect", "http.tls"}, childrenOf(spans, gc))
+			pc := one(t, spans, "http.proxy_connect")
+			assert.Equal(t, int64(200), attrValue(t, pc, "http.response.status_code").AsInt64())
+			assertSequence(t, connect, pc, one(t, spans, "http.tls"))
+			// An IP address is no server name: TLS sends none (no SNI).
+			assert.NotContains(t, attrs(one(t, spans, "http.tls")), attribute.Key("server.address"))
 		})
 	}
 }
