@@ -372,3 +372,37 @@ func TestNginxThroughTinyproxy(t *testing.T) {
 		})
 	}
 }
+
+// TestNginxBadGatewayIsAServerError has nginx proxy to an address that
+// refuses connections: nginx answers 502, which fails the request span
+// (error.type "502", no description) and none of its phases: the
+// transport did its part.
+func TestNginxBadGatewayIsAServerError(t *testing.T) {
+	n := testnet.NewNginx(t, testnet.NginxConfig{Upstream: testnet.RefusedAddr(t)})
+	for _, p := range nginxPeers {
+		t.Run(p.name, func(t *testing.T) {
+			e := newEnv(t)
+			m := newMeters(t)
+			base := n.Transport(p.kind)
+			defer base.CloseIdleConnections()
+			resp, _ := get(t, t.Context(), e.client(base, otelhooks.WithMeterProvider(m.mp)), p.url(t, n, "/upstream/x"))
+			require.Equal(t, http.StatusBadGateway, resp.StatusCode)
+			assert.Equal(t, "502", n.NextLog(t).Status)
+
+			spans := e.spans()
+			r := one(t, spans, "GET")
+			assert.Equal(t, codes.Error, r.Status().Code)
+			assert.Empty(t, r.Status().Description)
+			assert.Equal(t, "502", attrValue(t, r, "error.type").AsString())
+			for _, s := range spans {
+				if s != r {
+					assert.Equal(t, codes.Unset, s.Status().Code, "%s: %s", s.Name(), s.Status().Description)
+				}
+			}
+			ps := points(t, m.collect(t), "http.client.request.duration")
+			require.Len(t, ps, 1)
+			assert.Equal(t, "502", ps[0].attrs["error.type"])
+			assert.Equal(t, "502", ps[0].attrs["http.response.status_code"])
+		})
+	}
+}
