@@ -23,6 +23,7 @@ import (
 	"github.com/stretchr/testify/require"
 	"go.opentelemetry.io/otel/codes"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/wiretrace/wiretrace/internal/testnet"
 	"github.com/wiretrace/wiretrace/otelhooks"
@@ -131,9 +132,11 @@ func TestFaultRelayLoad(t *testing.T) {
 			started, ended := e.checker.Counts()
 			spans := e.spans()
 			byID := map[int]sdktrace.ReadOnlySpan{}
+			children := map[trace.SpanID][]sdktrace.ReadOnlySpan{}
 			var phaseErrors int
 			for _, s := range spans {
 				if s.Name() != "GET" && s.Name() != "POST" {
+					children[s.Parent().SpanID()] = append(children[s.Parent().SpanID()], s)
 					if s.Status().Code == codes.Error {
 						phaseErrors++
 						assert.NotEmpty(t, attrs(s)["error.type"].AsString(), "%s failed without error.type: %s", s.Name(), s.Status().Description)
@@ -159,9 +162,25 @@ func TestFaultRelayLoad(t *testing.T) {
 				// Each failure the relay causes has a name of its own, not
 				// the Go type of an error that wraps it.
 				assert.False(t, strings.HasPrefix(et, "*"), "request %d: error.type %s for %q", i, et, s.Status().Description)
+				// The phases that failed, by name, with their error.type;
+				// a failed attempt net/http retried is not a failure.
+				failed := map[string]string{}
+				for _, c := range children[s.SpanContext().SpanID()] {
+					if c.Status().Code == codes.Error {
+						if ct := attrs(c)["error.type"].AsString(); ct != "retried" {
+							failed[c.Name()] = ct
+						}
+					}
+				}
 				switch {
 				case o.err != nil:
 					clientSaw["round trip failed"]++
+					// The phase it failed in failed with it.
+					assert.Len(t, failed, 1, "request %d: %v", i, o.err)
+					for name, ct := range failed {
+						assert.Contains(t, []string{"http.getconn", "http.send", "http.wait"}, name, "request %d", i)
+						assert.Equal(t, et, ct, "request %d: %s", i, name)
+					}
 					assert.Equal(t, codes.Error, s.Status().Code, "request %d failed (%v), its span did not", i, o.err)
 					assert.NotEmpty(t, et, "request %d: %v", i, o.err)
 					if errors.Is(o.err, context.DeadlineExceeded) {
@@ -169,6 +188,7 @@ func TestFaultRelayLoad(t *testing.T) {
 					}
 				case o.bodyErr != nil:
 					clientSaw["body failed"]++
+					assert.Equal(t, map[string]string{"http.receive": et}, failed, "request %d: %v", i, o.bodyErr)
 					assert.Equal(t, codes.Error, s.Status().Code, "request %d: the body failed (%v), its span did not", i, o.bodyErr)
 					assert.NotEmpty(t, et, "request %d: %v", i, o.bodyErr)
 					if errors.Is(o.bodyErr, context.DeadlineExceeded) {
@@ -176,10 +196,12 @@ func TestFaultRelayLoad(t *testing.T) {
 					}
 				case o.status >= 400:
 					clientSaw[strconv.Itoa(o.status)]++
+					assert.Empty(t, failed, "request %d", i)
 					assert.Equal(t, codes.Error, s.Status().Code, "request %d", i)
 					assert.Equal(t, strconv.Itoa(o.status), et, "request %d", i)
 				default:
 					clientSaw["ok"]++
+					assert.Empty(t, failed, "request %d", i)
 					assert.Equal(t, codes.Unset, s.Status().Code, "request %d succeeded, its span says %q", i, s.Status().Description)
 					assert.Empty(t, et, "request %d", i)
 					assert.Equal(t, int64(o.status), attrs(s)["http.response.status_code"].AsInt64(), "request %d", i)
