@@ -1,8 +1,11 @@
 package otelhooks
 
 import (
+	"errors"
+	"fmt"
 	"net"
 	"net/http"
+	"net/textproto"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -62,5 +65,29 @@ func TestMethodAndSpanName(t *testing.T) {
 		assert.Equal(t, tt.wantMethod, m)
 		assert.Equal(t, tt.known, known)
 		assert.Equal(t, tt.wantName, defaultSpanName(r))
+	}
+}
+
+// TestErrorTypeOfErrorsWithoutATypeOfTheirOwn pins the error.type of the
+// errors TestFaultRelayLoad's faults make, which net/http builds with
+// errors.New and fmt.Errorf: they were recorded as *fmt.wrapError and
+// *errors.errorString.
+func TestErrorTypeOfErrorsWithoutATypeOfTheirOwn(t *testing.T) {
+	broken := func(err error) error { return fmt.Errorf("net/http: HTTP/1.x transport connection broken: %w", err) }
+	for _, tc := range []struct {
+		err  error
+		want string
+	}{
+		{broken(textproto.ProtocolError(`malformed MIME header: missing colon: "Content-Leng"`)), "malformed_response"},
+		{broken(errors.New(`malformed HTTP response "HTTP"`)), "malformed_response"},
+		{errors.New(`malformed HTTP status code "2x0"`), "malformed_response"},
+		{errors.New("http2: client connection force closed via ClientConn.Close"), "connection_closed"},
+		{errors.New("http2: client connection lost"), "connection_closed"},
+		{errors.New("http2: client conn is closed"), "connection_closed"},
+		{errors.New(`http2: server sent GOAWAY and closed the connection; LastStreamID=1, ErrCode=NO_ERROR, debug=""`), "connection_closed"},
+		{&net.OpError{Op: "readfrom", Net: "tcp", Err: net.ErrClosed}, "connection_closed"},
+		{errors.New("something else"), "*errors.errorString"},
+	} {
+		assert.Equal(t, tc.want, errorType(tc.err), "%v", tc.err)
 	}
 }
