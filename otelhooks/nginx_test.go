@@ -8,6 +8,7 @@ package otelhooks_test
 import (
 	"bytes"
 	"compress/gzip"
+	"context"
 	"fmt"
 	"io"
 	"math/rand/v2"
@@ -16,6 +17,7 @@ import (
 	"net/http/httptest"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -403,6 +405,89 @@ func TestNginxBadGatewayIsAServerError(t *testing.T) {
 			require.Len(t, ps, 1)
 			assert.Equal(t, "502", ps[0].attrs["error.type"])
 			assert.Equal(t, "502", ps[0].attrs["http.response.status_code"])
+		})
+	}
+}
+
+// sendAndRead sends a GET to target and reads the whole body, so that the
+// connection goes back to the pool.
+func sendAndRead(ctx context.Context, client *http.Client, target string) error {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, target, nil)
+	if err != nil {
+		return err
+	}
+	resp, err := client.Do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	_, err = io.Copy(io.Discard, resp.Body)
+	return err
+}
+
+// TestNginxConcurrentRequestsCarryTheirOwnSpans sends 300 requests, 150 at
+// a time, more than nginx's 128 concurrent HTTP/2 streams a connection
+// (net/http opens more connections then): nginx received 300 distinct
+// traceparents, exactly the request spans' own, on as many connections as
+// the spans say were opened.
+func TestNginxConcurrentRequestsCarryTheirOwnSpans(t *testing.T) {
+	const total, parallel = 300, 150
+	n := testnet.NewNginx(t, testnet.NginxConfig{})
+	for _, p := range nginxPeers {
+		t.Run(p.name, func(t *testing.T) {
+			e := newEnv(t)
+			base := n.Transport(p.kind)
+			base.MaxIdleConnsPerHost = parallel
+			defer base.CloseIdleConnections()
+			client := e.client(base)
+			target := p.url(t, n, "/")
+			errs := make(chan error, total)
+			sem := make(chan struct{}, parallel)
+			var wg sync.WaitGroup
+			for range total {
+				sem <- struct{}{}
+				wg.Go(func() {
+					defer func() { <-sem }()
+					errs <- sendAndRead(t.Context(), client, target)
+				})
+			}
+			wg.Wait()
+			close(errs)
+			for err := range errs {
+				require.NoError(t, err)
+			}
+			received := map[string]bool{}
+			conns := map[string]bool{}
+			for range total {
+				l := n.NextLog(t)
+				received[l.Traceparent] = true
+				conns[l.Connection] = true
+			}
+			sent := map[string]bool{}
+			spans := e.spans()
+			for _, r := range named(spans, "GET") {
+				sent[traceparentOf(r)] = true
+			}
+			assert.Len(t, sent, total)
+			assert.Equal(t, sent, received, "nginx received exactly the request spans' contexts")
+			// The connections the requests used, as http.getconn says
+			// (the local port tells them apart), are those nginx served
+			// them on. Fewer http.getconn say they opened one: a dial
+			// whose request took another connection meanwhile hands its
+			// connection to the pool, where other requests find it; and
+			// over HTTP/2 net/http calls a connection reused for every
+			// stream but the first to start on it, which need not be the
+			// stream of the request that dialed it (docs/spans.md).
+			used, opened := map[int64]bool{}, 0
+			for _, gc := range named(spans, "http.getconn") {
+				used[attrValue(t, gc, "network.local.port").AsInt64()] = true
+				if !attrValue(t, gc, "wiretrace.conn.reused").AsBool() {
+					opened++
+				}
+			}
+			assert.Len(t, used, len(conns), "connections the spans used vs. those nginx served requests on")
+			t.Logf("%s: %d requests on %d connections (%d opened by their request); %d dials, %d TLS handshakes",
+				p.name, total, len(conns), opened, len(named(spans, "http.connect")), len(named(spans, "http.tls")))
 		})
 	}
 }

@@ -1,12 +1,12 @@
 package testnet
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"crypto/tls"
 	"crypto/x509"
 	"encoding/pem"
-	"errors"
 	"fmt"
 	"net"
 	"net/http"
@@ -44,9 +44,10 @@ type NginxConfig struct {
 // The locations: / answers 200 "ok"; /redirect answers 302 to /; /static/
 // serves [NginxConfig.Files]; /upstream/ proxies to [NginxConfig.Upstream].
 //
-// Every request is logged to the test through [Nginx.NextLog]: nginx sends
-// its access log over syslog (UDP) to a listener of the test, so that a
-// test waits for the line of a request without polling a file.
+// Every request is logged to the test through [Nginx.NextLog]: nginx
+// writes its access log to a named pipe the test reads, so that a test
+// waits for the line of a request without polling a file, and no line is
+// lost (a burst of lines over syslog's UDP is).
 type Nginx struct {
 	// HTTP, H2C and TLS are the listeners' "127.0.0.1:port" addresses.
 	HTTP, H2C, TLS string
@@ -83,12 +84,7 @@ const nginxLogFormat = `$request_method $uri $server_protocol $http_traceparent 
 	`$connection $connection_requests $body_bytes_sent $request_length $gzip_ratio $request_time`
 
 func parseNginxLog(line string) (NginxLog, bool) {
-	// A syslog line: "<PRI>Mmm dd hh:mm:ss nginx: MESSAGE".
-	_, msg, ok := strings.Cut(line, "nginx: ")
-	if !ok {
-		return NginxLog{}, false
-	}
-	f := strings.Fields(msg)
+	f := strings.Fields(line)
 	if len(f) != 11 {
 		return NginxLog{}, false
 	}
@@ -138,7 +134,7 @@ func NewNginx(tb testing.TB, cfg NginxConfig) *Nginx {
 		must(tb, os.WriteFile(filepath.Join(html, "static", name), []byte(body), 0o644))
 	}
 
-	// Three listeners, and the syslog listener for the access log.
+	// Three listeners, and the pipe of the access log.
 	var files []*os.File
 	var addrs []string
 	for range 3 {
@@ -155,14 +151,18 @@ func NewNginx(tb testing.TB, cfg NginxConfig) *Nginx {
 		addrs = append(addrs, ln.Addr().String())
 	}
 	n.HTTP, n.H2C, n.TLS = addrs[0], addrs[1], addrs[2]
-	syslog, err := new(net.ListenConfig).ListenPacket(context.Background(), "udp4", "127.0.0.1:0")
+	accessLog := filepath.Join(dir, "access.pipe")
+	must(tb, syscall.Mkfifo(accessLog, 0o600))
+	// Read and write: opening it does not wait for nginx, and the read
+	// sees no end of file between nginx's writes. Close ends the read.
+	pipe, err := os.OpenFile(accessLog, os.O_RDWR, 0)
 	if err != nil {
-		tb.Fatalf("testnet: listen syslog: %v", err)
+		tb.Fatalf("testnet: open the access log's pipe: %v", err)
 	}
 	logDone := make(chan struct{})
 	go func() {
 		defer close(logDone)
-		n.readLogs(syslog)
+		n.readLogs(pipe)
 	}()
 
 	user := ""
@@ -193,7 +193,7 @@ error_log %[2]s/error.log info;
 events { worker_connections 1024; }
 http {
 	log_format wiretrace '%[3]s';
-	access_log syslog:server=%[4]s,nohostname,tag=nginx wiretrace;
+	access_log %[4]s wiretrace;
 	client_body_temp_path %[2]s/client_body;
 	proxy_temp_path %[2]s/proxy;
 	fastcgi_temp_path %[2]s/fastcgi;
@@ -222,7 +222,7 @@ http {
 		%[8]s
 	}
 }
-`, user, dir, nginxLogFormat, syslog.LocalAddr(), n.HTTP, n.H2C, n.TLS, locations)
+`, user, dir, nginxLogFormat, accessLog, n.HTTP, n.H2C, n.TLS, locations)
 	confPath := filepath.Join(dir, "nginx.conf")
 	must(tb, os.WriteFile(confPath, []byte(conf), 0o600))
 
@@ -261,7 +261,7 @@ http {
 				_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
 				<-exited
 			}
-			_ = syslog.Close()
+			_ = pipe.Close()
 			<-logDone
 		})
 	}
@@ -289,7 +289,7 @@ http {
 		select {
 		case <-n.logs: // the probes' lines
 		case <-time.After(10 * time.Second):
-			tb.Fatalf("testnet: nginx logged no probe over syslog")
+			tb.Fatalf("testnet: nginx logged no probe")
 		}
 	}
 	return n
@@ -360,17 +360,10 @@ func (n *Nginx) NextLog(tb testing.TB) NginxLog {
 	}
 }
 
-func (n *Nginx) readLogs(conn net.PacketConn) {
-	buf := make([]byte, 8192)
-	for {
-		k, _, err := conn.ReadFrom(buf)
-		if err != nil {
-			if errors.Is(err, net.ErrClosed) {
-				return
-			}
-			continue
-		}
-		if l, ok := parseNginxLog(string(buf[:k])); ok {
+func (n *Nginx) readLogs(pipe *os.File) {
+	sc := bufio.NewScanner(pipe)
+	for sc.Scan() {
+		if l, ok := parseNginxLog(sc.Text()); ok {
 			select {
 			case n.logs <- l:
 			default: // nobody reads this many; drop
