@@ -152,7 +152,7 @@ func NewNginx(tb testing.TB, cfg NginxConfig) *Nginx {
 	}
 	n.HTTP, n.H2C, n.TLS = addrs[0], addrs[1], addrs[2]
 	accessLog := filepath.Join(dir, "access.pipe")
-	must(tb, syscall.Mkfifo(accessLog, 0o600))
+	must(tb, mkfifo(accessLog))
 	// Read and write: opening it does not wait for nginx, and the read
 	// sees no end of file between nginx's writes. Close ends the read.
 	pipe, err := os.OpenFile(accessLog, os.O_RDWR, 0)
@@ -234,7 +234,7 @@ http {
 	cmd.Env = append(os.Environ(), "NGINX=3;4;5;")
 	// Its own process group, so that the workers go too if the master
 	// must be killed.
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	ownProcessGroup(cmd)
 	if err := cmd.Start(); err != nil {
 		tb.Fatalf("testnet: start nginx: %v", err)
 	}
@@ -258,7 +258,7 @@ http {
 			select {
 			case <-exited:
 			case <-time.After(10 * time.Second):
-				_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
+				killProcessGroup(cmd.Process)
 				<-exited
 			}
 			_ = pipe.Close()
