@@ -491,3 +491,49 @@ func TestNginxConcurrentRequestsCarryTheirOwnSpans(t *testing.T) {
 		})
 	}
 }
+
+// TestNginxKeepaliveRequestsLimit has nginx close each connection after 2
+// requests (keepalive_requests 2: "Connection: close" on HTTP/1.1, GOAWAY
+// on HTTP/2): the third request opens a new connection, which no span
+// calls a resend or an error, and the connections the spans used are
+// nginx's.
+func TestNginxKeepaliveRequestsLimit(t *testing.T) {
+	n := testnet.NewNginx(t, testnet.NginxConfig{KeepaliveRequests: 2})
+	for _, p := range nginxPeers {
+		t.Run(p.name, func(t *testing.T) {
+			e := newEnv(t)
+			base := n.Transport(p.kind)
+			defer base.CloseIdleConnections()
+			client := e.client(base)
+			const requests = 5
+			for range requests {
+				_, body := get(t, t.Context(), client, p.url(t, n, "/"))
+				assert.Equal(t, "ok", body)
+			}
+			var logs []testnet.NginxLog
+			for range requests {
+				logs = append(logs, n.NextLog(t))
+			}
+			spans := e.spans()
+			getconns := named(spans, "http.getconn")
+			require.Len(t, getconns, requests)
+			for i, gc := range getconns {
+				assert.Equal(t, strconv.Itoa(i%2+1), logs[i].ConnectionRequests, "request %d", i)
+				assert.Equal(t, i%2 == 1, attrValue(t, gc, "wiretrace.conn.reused").AsBool(), "request %d", i)
+				if i > 0 {
+					samePort := attrValue(t, gc, "network.local.port").AsInt64() == attrValue(t, getconns[i-1], "network.local.port").AsInt64()
+					assert.Equal(t, logs[i].Connection == logs[i-1].Connection, samePort, "request %d: the spans' connection vs. nginx's", i)
+				}
+			}
+			for _, r := range named(spans, "GET") {
+				assert.Equal(t, codes.Unset, r.Status().Code)
+				assert.NotContains(t, attrs(r), attribute.Key("http.request.resend_count"))
+				assert.NotContains(t, eventNames(r), "http.resend")
+			}
+			for _, s := range spans {
+				assert.NotEqual(t, codes.Error, s.Status().Code, "%s: %s", s.Name(), s.Status().Description)
+			}
+			assertNotAbandoned(t, spans)
+		})
+	}
+}

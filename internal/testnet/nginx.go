@@ -30,6 +30,9 @@ type NginxConfig struct {
 	// Files are served from /static/NAME, keyed by NAME, with gzip for
 	// text/plain whatever their size.
 	Files map[string]string
+	// KeepaliveRequests is how many requests nginx serves on a connection
+	// before it closes it (keepalive_requests); 0 means 1000.
+	KeepaliveRequests int
 }
 
 // Nginx is a real nginx, run as a child of one test with everything it
@@ -171,6 +174,10 @@ func NewNginx(tb testing.TB, cfg NginxConfig) *Nginx {
 		// directory; as another user nginx ignores the directive.
 		user = "user root root;"
 	}
+	keepalive := cfg.KeepaliveRequests
+	if keepalive == 0 {
+		keepalive = 1000
+	}
 	upstream := ""
 	if cfg.Upstream != "" {
 		upstream = fmt.Sprintf(`
@@ -200,7 +207,7 @@ http {
 	uwsgi_temp_path %[2]s/uwsgi;
 	scgi_temp_path %[2]s/scgi;
 	root %[2]s/html;
-	keepalive_requests 1000;
+	keepalive_requests %[9]d;
 	client_max_body_size 64m;
 	gzip on;
 	gzip_types text/plain;
@@ -222,7 +229,7 @@ http {
 		%[8]s
 	}
 }
-`, user, dir, nginxLogFormat, accessLog, n.HTTP, n.H2C, n.TLS, locations)
+`, user, dir, nginxLogFormat, accessLog, n.HTTP, n.H2C, n.TLS, locations, keepalive)
 	confPath := filepath.Join(dir, "nginx.conf")
 	must(tb, os.WriteFile(confPath, []byte(conf), 0o600))
 
