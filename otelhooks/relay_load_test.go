@@ -31,7 +31,7 @@ import (
 
 var (
 	relaySeed     = flag.Uint64("relay.seed", 7, "seed of TestFaultRelayLoad's relay and requests")
-	relayRequests = flag.Int("relay.requests", 1000, "requests per protocol of TestFaultRelayLoad (a tenth with -short)")
+	relayRequests = flag.Int("relay.requests", 1000, "requests per mode of TestFaultRelayLoad (a quarter for HTTPS, a tenth with -short)")
 )
 
 // relayed is what the client of one request of TestFaultRelayLoad saw.
@@ -60,34 +60,65 @@ func loadHandler(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
-// TestFaultRelayLoad sends a bounded load (-relay.requests per protocol, 64
+// TestFaultRelayLoad sends a bounded load (-relay.requests per mode, 64
 // at a time, each with a 1s timeout) through otelhooks.NewTransport and a
 // relay that delays chunks, resets connections mid-request and
 // mid-response, truncates responses, stalls and closes after the headers,
 // over HTTP/1.1 with keep-alive and over HTTP/2 (h2c, so that the relay
-// sees the frames). Every span that starts ends, exactly once; each
-// request span's status and error.type agree with what the client saw;
-// the duration metric counts the same error.type values as the spans.
+// sees the frames), and, a quarter as many, over HTTPS HTTP/2 with
+// WithoutSubSpans. Every span that starts ends, exactly once; each
+// request span's status and error.type agree with what the client saw,
+// and so does the phase the failure happened in; the duration metric
+// counts the same error.type values as the spans.
 func TestFaultRelayLoad(t *testing.T) {
-	n := *relayRequests
-	if testing.Short() {
-		n /= 10
+	modes := []struct {
+		name            string
+		h2, tls, events bool
+		share           int // of -relay.requests: 1/share
+	}{
+		{"HTTP/1.1", false, false, false, 1},
+		{"h2c", true, false, false, 1},
+		{"HTTPS h2 WithoutSubSpans", true, true, true, 4},
 	}
-	for _, h2 := range []bool{false, true} {
-		t.Run(map[bool]string{false: "HTTP/1.1", true: "h2c"}[h2], func(t *testing.T) {
-			srv := httptest.NewUnstartedServer(http.HandlerFunc(loadHandler))
-			srv.Config.ErrorLog = testnet.QuietLog()
-			var protos http.Protocols
-			protos.SetHTTP1(true)
-			protos.SetUnencryptedHTTP2(true)
-			srv.Config.Protocols = &protos
-			srv.Start()
-			defer srv.Close()
+	for _, mode := range modes {
+		h2 := mode.h2
+		n := *relayRequests / mode.share
+		if testing.Short() {
+			n /= 10
+		}
+		t.Run(mode.name, func(t *testing.T) {
+			var (
+				srv    *httptest.Server
+				base   *http.Transport
+				scheme = "http"
+			)
+			if mode.tls {
+				srv, base = testnet.NewTLSServer(t, http.HandlerFunc(loadHandler), h2)
+				scheme = "https"
+			} else {
+				srv = httptest.NewUnstartedServer(http.HandlerFunc(loadHandler))
+				srv.Config.ErrorLog = testnet.QuietLog()
+				var protos http.Protocols
+				protos.SetHTTP1(true)
+				protos.SetUnencryptedHTTP2(true)
+				srv.Config.Protocols = &protos
+				srv.Start()
+				defer srv.Close()
+				base = &http.Transport{}
+				if h2 {
+					var p http.Protocols
+					p.SetUnencryptedHTTP2(true)
+					base.Protocols = &p
+				}
+			}
+			base.MaxIdleConnsPerHost = 64
 			cfg := testnet.FaultConfig{
 				Seed:     *relaySeed,
 				Span:     256 << 10,
 				MaxStall: 1200 * time.Millisecond, // beyond the timeout, sometimes
-				HTTP2:    h2,
+				// Over TLS the relay sees no frames: it closes after a
+				// header block only if the ciphertext has a blank line.
+				HTTP2: h2 && !mode.tls,
 			}
 			if h2 {
 				// One connection carries every stream: fault most of them,
@@ -99,14 +130,12 @@ func TestFaultRelayLoad(t *testing.T) {
 
 			e := newEnv(t)
 			m := newMeters(t)
-			base := &http.Transport{MaxIdleConnsPerHost: 64}
-			if h2 {
-				var p http.Protocols
-				p.SetUnencryptedHTTP2(true)
-				base.Protocols = &p
-			}
 			defer base.CloseIdleConnections()
-			client := e.client(base, otelhooks.WithMeterProvider(m.mp))
+			opts := []otelhooks.Option{otelhooks.WithMeterProvider(m.mp)}
+			if mode.events {
+				opts = append(opts, otelhooks.WithoutSubSpans())
+			}
+			client := e.client(base, opts...)
 
 			outcomes := make([]relayed, n)
 			ids := make(chan int)
@@ -116,7 +145,7 @@ func TestFaultRelayLoad(t *testing.T) {
 			for range 64 {
 				wg.Go(func() {
 					for i := range ids {
-						outcomes[i] = relayRequest(t.Context(), client, relay.Addr(), *relaySeed, i)
+						outcomes[i] = relayRequest(t.Context(), client, scheme, relay.Addr(), *relaySeed, i)
 					}
 				})
 			}
@@ -155,6 +184,7 @@ func TestFaultRelayLoad(t *testing.T) {
 
 			spanTypes := map[string]int{}
 			clientSaw := map[string]int{}
+			sendOwnError := 0
 			for i, o := range outcomes {
 				s := byID[i]
 				et := attrs(s)["error.type"].AsString()
@@ -172,14 +202,29 @@ func TestFaultRelayLoad(t *testing.T) {
 						}
 					}
 				}
+				for _, ev := range s.Events() { // WithoutSubSpans: "http.send.done", …
+					if phase, ok := strings.CutSuffix(ev.Name, ".done"); ok {
+						if ct := eventAttrs(ev)["error.type"].AsString(); ct != "" && ct != "retried" {
+							failed[phase] = ct
+						}
+					}
+				}
 				switch {
 				case o.err != nil:
 					clientSaw["round trip failed"]++
-					// The phase it failed in failed with it.
+					// The phase it failed in failed with it: with the round
+					// trip's error.type, or, for http.send, with the error
+					// of its own write (a reset reads as connection_reset
+					// to the round trip and connection_closed to a write
+					// after it).
 					assert.Len(t, failed, 1, "request %d: %v", i, o.err)
 					for name, ct := range failed {
 						assert.Contains(t, []string{"http.getconn", "http.send", "http.wait"}, name, "request %d", i)
-						assert.Equal(t, et, ct, "request %d: %s", i, name)
+						if name != "http.send" {
+							assert.Equal(t, et, ct, "request %d: %s", i, name)
+						} else if ct != et {
+							sendOwnError++
+						}
 					}
 					assert.Equal(t, codes.Error, s.Status().Code, "request %d failed (%v), its span did not", i, o.err)
 					assert.NotEmpty(t, et, "request %d: %v", i, o.err)
@@ -216,7 +261,8 @@ func TestFaultRelayLoad(t *testing.T) {
 
 			t.Logf("%d requests in %v; %d spans started, %d ended, %d failed phases; relay connections by fault: %v",
 				n, elapsed.Round(time.Millisecond), started, ended, phaseErrors, relay.Counts())
-			t.Logf("client saw %v; request spans' error.type %s", clientSaw, sortedCounts(spanTypes))
+			t.Logf("client saw %v; request spans' error.type %s; %d failed http.send with the error of its write",
+				clientSaw, sortedCounts(spanTypes), sendOwnError)
 		})
 	}
 }
@@ -224,13 +270,13 @@ func TestFaultRelayLoad(t *testing.T) {
 // relayRequest sends request i of TestFaultRelayLoad: a GET, or a POST
 // with a body, for a response of random size and status, drawn from a
 // source seeded by seed and i.
-func relayRequest(ctx context.Context, client *http.Client, addr string, seed uint64, i int) relayed {
+func relayRequest(ctx context.Context, client *http.Client, scheme, addr string, seed uint64, i int) relayed {
 	rng := rand.New(rand.NewPCG(seed, uint64(i)))
 	status := http.StatusOK
 	if rng.IntN(10) == 0 {
 		status = http.StatusInternalServerError
 	}
-	target := fmt.Sprintf("http://%s/?id=%d&size=%d&status=%d", addr, i, rng.IntN(48<<10), status)
+	target := fmt.Sprintf("%s://%s/?id=%d&size=%d&status=%d", scheme, addr, i, rng.IntN(48<<10), status)
 	ctx, cancel := context.WithTimeout(ctx, time.Second)
 	defer cancel()
 	var body io.Reader
