@@ -34,6 +34,7 @@ type config struct {
 	spanOpts        []trace.SpanStartOption
 	metricAttrsFn   func(*http.Request) []attribute.KeyValue
 	clientTrace     func(context.Context) *clienttrace.ClientTrace
+	connSpans       bool
 
 	// Redaction options (redact.go).
 	queryKeyEdits  []queryKeyEdit

@@ -18,6 +18,7 @@ import (
 	"go.opentelemetry.io/otel/semconv/v1.43.0/httpconv"
 
 	"github.com/wiretrace/wiretrace/internal/names"
+	"go.opentelemetry.io/otel/trace"
 )
 
 // DialFunc is the type of [net.Dialer.DialContext] and of
@@ -62,11 +63,20 @@ func InstrumentDialer(dial DialFunc, opts ...Option) DialFunc {
 	}
 	ci := newConnInstruments(mp)
 	return func(ctx context.Context, network, addr string) (net.Conn, error) {
+		// Under WithConnectionSpans, the dial's setup (connspans.go).
+		var s *connSetup
+		if r, ok := ctx.Value(dialKey{}).(*request); ok {
+			s = r.csDialStart()
+		}
 		c, err := dial(ctx, network, addr)
 		if err != nil || c == nil {
+			s.dialDone(nil, err)
 			return c, err
 		}
-		return ci.wrap(c, serverAddr(ctx, addr)), nil
+		ic := ci.wrap(c, serverAddr(ctx, addr))
+		ic.setup = s
+		s.dialDone(ic, nil)
+		return ic, nil
 	}
 }
 
@@ -157,6 +167,9 @@ type instrumentedConn struct {
 	// sysConn reads the kernel's view of the connection; nil if it is
 	// not a socket.
 	sysConn sysConn
+	// setup is the connection's setup under WithConnectionSpans, or nil;
+	// set before the dialer returns the connection, read-only after.
+	setup *connSetup
 
 	mu     sync.Mutex
 	inUse  int // requests using the connection: one, or HTTP/2 streams
@@ -179,6 +192,11 @@ func (c *instrumentedConn) Close() error {
 		}
 		ctx := context.Background()
 		c.ci.open.Add(ctx, -1, state)
+		if c.setup != nil {
+			// The setup span is the lifetime's exemplar: the metric and
+			// the span agree on which connection this is.
+			ctx = trace.ContextWithSpanContext(ctx, c.setup.sc)
+		}
 		c.ci.duration.Record(ctx, time.Since(c.opened).Seconds(), metric.WithAttributeSet(c.attrs))
 	}
 	c.mu.Unlock()

@@ -148,6 +148,8 @@ type request struct {
 	resp *http.Response
 	// proxy is the CONNECT exchange with a proxy (proxy.go).
 	proxy proxyState
+	// cs is the request's part of WithConnectionSpans (connspans.go).
+	cs connRequest
 }
 
 // connectAttempt is one dial: ConnectStart to ConnectDone.
@@ -228,6 +230,10 @@ func newRequest(parent context.Context, cfg *config, tracer trace.Tracer, span t
 	}
 	if hooks.headerField && r.ownsSpan {
 		r.trace.WroteHeaderField = r.wroteHeaderField
+	}
+	if t != nil && t.conns != nil && req != nil {
+		// WithConnectionSpans: the dial hooks go to connection setups.
+		r.csInstall(t.conns, t.direct)
 	}
 	return r
 }
@@ -328,7 +334,13 @@ func (r *request) getConn(hostPort string) {
 		// The new attempt writes the request again.
 		r.sentAt, r.waited100, r.sentHeaders = time.Time{}, false, nil
 	}
-	r.getconnCtx = r.start(r.parent, &r.getconn, &getconnPhase, stamp(now))
+	if r.csOn() {
+		// WithConnectionSpans: no http.getconn; the wait is recorded at
+		// GotConn, if there was one.
+		r.csGetConnLocked()
+		return
+	}
+		r.getconnCtx = r.start(r.parent, &r.getconn, &getconnPhase, stamp(now))
 }
 
 func (r *request) gotConn(info clienttrace.GotConnInfo) {
@@ -349,6 +361,12 @@ func (r *request) gotConn(info clienttrace.GotConnInfo) {
 		ic.acquire()
 	}
 	if !r.recording {
+		return
+	}
+	if r.csOn() {
+		// WithConnectionSpans: link to the connection's setup.
+		r.csGotConnLocked(info)
+		r.start(r.parent, &r.send, &sendPhase, time.Time{})
 		return
 	}
 	winner := r.settleConnects(info)
@@ -852,6 +870,9 @@ func (r *request) finish(err error, errType string, body *clienttrace.BodyDoneIn
 	}
 	if !r.recording {
 		return
+	}
+	if r.csOn() {
+		r.csFinishLocked(err, errType)
 	}
 
 	for i := range r.connects {

@@ -56,6 +56,9 @@ func NewTransport(base http.RoundTripper, opts ...Option) http.RoundTripper {
 	}
 	t.learnBase(base)
 	t.starts.New = func() any { return newSpanStart(cfg) }
+	if cfg.connSpans {
+		t.conns = newConnRegistry()
+	}
 	if cfg.provider != nil {
 		t.tracer = newTracer(cfg.provider)
 	}
@@ -83,6 +86,10 @@ type transport struct {
 
 	// starts holds *spanStart, for the options of the request spans.
 	starts sync.Pool
+	// conns pairs connections with their setups under
+	// WithConnectionSpans (connspans.go); nil without it. Safe for
+	// concurrent use.
+	conns *connRegistry
 }
 
 var _ http.RoundTripper = (*transport)(nil)
@@ -140,6 +147,7 @@ func (t *transport) RoundTrip(req *http.Request) (*http.Response, error) {
 		r.meter = newRequestMeter(ctx, t.inst, req, !t.cfg.noRequestSpan, t.cfg.metricAttrs(req))
 	}
 	ctx = r.withProxy(ctx, t.direct) // proxy.go: lets the dial find the request
+	ctx = r.csContext(ctx)           // WithConnectionSpans: for InstrumentDialer
 	hooks := &r.trace
 	if user != nil {
 		hooks = clienttrace.Compose(hooks, user)

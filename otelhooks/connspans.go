@@ -1,0 +1,950 @@
+package otelhooks
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"net"
+	"runtime"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+	"weak"
+
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/codes"
+	semconv "go.opentelemetry.io/otel/semconv/v1.43.0"
+	"go.opentelemetry.io/otel/trace"
+
+	"github.com/wiretrace/wiretrace/clienttrace"
+)
+
+// This file is the connection model of WithConnectionSpans: the spans of the
+// .NET network traces of the semantic conventions (docs/dotnet/
+// dotnet-network-traces.md there), described in docs/spans.md.
+//
+// Each dial is a connSetup: the root span "HTTP connection_setup host:port"
+// of a trace of its own, with the DNS lookup, every socket connect attempt
+// and the TLS handshake under it. It belongs to no request: the request whose
+// context started the dial only carries its hooks, which keep coming after
+// that request ended (a dial outlives its request since Go 1.23), and the
+// connection may serve another request entirely.
+//
+// A request that gets a connection links to the setup span of that
+// connection; one that had to wait for it gets an "HTTP wait_for_connection"
+// span, linked too. Which setup made which connection is known exactly when
+// the connection comes from InstrumentDialer (the dialer sees both the
+// request's context and the connection); otherwise a per-transport registry
+// pairs them: by the TLS keying material for TLS connections, by address for
+// plain ones (see connRegistry).
+
+// WithConnectionSpans records connections the way the OpenTelemetry semantic
+// conventions model them for .NET (docs/dotnet/dotnet-network-traces.md of
+// the conventions, status "development"), instead of the http.getconn,
+// http.dns, http.connect and http.tls spans under each request:
+//
+//   - each dial is the root span "HTTP connection_setup {server.address}:{server.port}"
+//     of a trace of its own, with the children "DNS lookup {dns.question.name}",
+//     one "socket connect {network.peer.address}:{network.peer.port}" per
+//     attempt (parallel ones included, the winner marked) and
+//     "TLS client handshake {server.address}";
+//   - a request that found no connection ready gets the child span
+//     "HTTP wait_for_connection {server.address}:{server.port}" instead of
+//     http.getconn;
+//   - the request span, and the wait span, link to the setup span of the
+//     connection that served the request, reused or new, with the
+//     connection's age and the number of requests it has served as
+//     attributes of the link.
+//
+// The request's other phases (http.send, http.wait, http.receive) are as
+// without it. A setup span is recorded when the request that started the dial
+// is traced; it ends when the connection is ready or the dial failed, even if
+// that request gave up first, and the request the connection then serves
+// links to it.
+//
+// Connections dialed through [InstrumentDialer] or [InstrumentTransport] are
+// matched with their setup exactly, and http.client.connection.duration
+// records their lifetime with the setup span as exemplar. Without it, TLS
+// connections are matched by their keying material, which is exact, and plain
+// HTTP ones by address, which may pair two connections set up at the same
+// moment to the same address the wrong way round (docs/spans.md).
+//
+// It applies to [NewTransport]; [NewClientTrace] ignores it. Without it, the
+// connection's phases are children of each request's http.getconn.
+func WithConnectionSpans() Option {
+	return optionFunc(func(c config) config {
+		c.connSpans = true
+		return c
+	})
+}
+
+// Span names and attribute keys of the connection model; docs/spans.md
+// lists them.
+const (
+	connSetupSpanPrefix = "HTTP connection_setup "
+	waitConnSpanPrefix  = "HTTP wait_for_connection "
+	dnsLookupPrefix     = "DNS lookup "
+	socketConnectPrefix = "socket connect "
+	tlsHandshakePrefix  = "TLS client handshake "
+
+	eventWaitConnStart = "http.wait_for_connection.start"
+	eventWaitConnDone  = "http.wait_for_connection.done"
+
+	connIDKey       = attribute.Key("wiretrace.conn.id")
+	connAgeKey      = attribute.Key("wiretrace.conn.age_s")
+	connRequestsKey = attribute.Key("wiretrace.conn.requests")
+)
+
+// connIDs numbers the connection setups of the process, from 1.
+var connIDs atomic.Int64
+
+// maxPending bounds the setups a registry keeps for pairing with a
+// connection it has not seen yet (connections not made by InstrumentDialer).
+// A setup whose connection is never used (closed idle, or never handed out)
+// is dropped when 64 newer ones are waiting; its span has ended long before.
+const maxPending = 64
+
+// connRegistry pairs the connections of one transport with their setups.
+//
+// A connection made by InstrumentDialer carries its setup itself, and needs
+// no entry. For other connections the registry keeps:
+//
+//   - pending: setups that finished and whose connection no request has got
+//     yet, newest last, at most maxPending;
+//   - tls, tcp: the setup of each connection a request got, keyed by a weak
+//     pointer to the connection, so that the entry does not keep it alive.
+//     A cleanup registered with runtime.AddCleanup deletes the entry once
+//     net/http has dropped the connection and the garbage collector has
+//     reclaimed it: there is no close hook for a connection we did not
+//     wrap, and a bound would forget long-lived HTTP/2 connections.
+//
+// mu guards them; it is never held while a span is started or ended.
+type connRegistry struct {
+	mu      sync.Mutex
+	pending []*connSetup
+	tls     map[weakTLSConn]*connSetup
+	tcp     map[weakTCPConn]*connSetup
+}
+
+func newConnRegistry() *connRegistry {
+	return &connRegistry{
+		tls: make(map[weakTLSConn]*connSetup),
+		tcp: make(map[weakTCPConn]*connSetup),
+	}
+}
+
+// connRequest is one request's part of the connection model, inline in its
+// request; the request's mutex guards it.
+type connRequest struct {
+	reg *connRegistry // nil: the model is off
+	// getConnAt is when the request asked for a connection; waiting, whether
+	// it has not got one since.
+	getConnAt time.Time
+	waiting   bool
+	// cur is the setup of the current attempt's dial, if it dialed; setups
+	// all the setups this request's dials started, oldest first. A dial
+	// that outlives the request keeps reporting to them.
+	cur      *connSetup
+	setups   []*connSetup
+	setupBuf [1]*connSetup
+	ended    bool // the request ended; its setups go on
+	direct   bool // the transport is an *http.Transport without a proxy
+}
+
+// dialKey is the context key under which a request of the model puts
+// itself, for InstrumentDialer to find the setup of the dial it runs.
+type dialKey struct{}
+
+// csOn reports whether r records the connection model.
+func (r *request) csOn() bool { return r.cs.reg != nil }
+
+// csInstall turns the connection model on for r, a recording request of a
+// transport with WithConnectionSpans: the dial hooks of r.trace report to
+// the setups instead of to r's phases. Hooks newRequest left out stay out.
+func (r *request) csInstall(reg *connRegistry, direct bool) {
+	r.cs.reg, r.cs.direct = reg, direct
+	r.cs.setups = r.cs.setupBuf[:0]
+	if r.trace.DNSStart != nil {
+		r.trace.DNSStart, r.trace.DNSDone = r.csDNSStart, r.csDNSDone
+	}
+	r.trace.ConnectStart, r.trace.ConnectDone = r.csConnectStart, r.csConnectDone
+	if r.trace.TLSHandshakeStart != nil {
+		r.trace.TLSHandshakeStart, r.trace.TLSHandshakeDone = r.csTLSStart, r.csTLSDone
+	}
+}
+
+// csContext returns ctx with r in it for InstrumentDialer, if the model is
+// on.
+func (r *request) csContext(ctx context.Context) context.Context {
+	if !r.csOn() {
+		return ctx
+	}
+	return context.WithValue(ctx, dialKey{}, r)
+}
+
+// csGetConnLocked notes that the request asks for a connection. r.mu must be
+// held.
+func (r *request) csGetConnLocked() {
+	r.cs.getConnAt, r.cs.waiting = time.Now(), true
+	r.cs.cur = nil // a dial of this attempt gets a setup of its own
+}
+
+// csGotConnLocked links the request to the setup of the connection it got,
+// and records the wait for it if there was one. r.mu must be held.
+func (r *request) csGotConnLocked(info clienttrace.GotConnInfo) {
+	now := time.Now()
+	s := r.cs.reg.lookup(info.Conn, r.cs.setups)
+	var link trace.Link
+	ready := info.WasIdle || info.Reused
+	if s != nil {
+		n, readyAt, h2 := s.serve()
+		// Ready: the connection was set up before the request asked, and
+		// was free: idle (HTTP/1), or an HTTP/2 connection already in use.
+		ready = !readyAt.IsZero() && readyAt.Before(r.cs.getConnAt) && (info.WasIdle || (info.Reused && h2))
+		attrs := make([]attribute.KeyValue, 0, 3)
+		attrs = append(attrs, connIDKey.Int64(s.id), connRequestsKey.Int64(n))
+		if !readyAt.IsZero() {
+			attrs = append(attrs, connAgeKey.Float64(now.Sub(readyAt).Seconds()))
+		}
+		link = trace.Link{SpanContext: s.sc, Attributes: attrs}
+		r.span.AddLink(link)
+	}
+	if r.cs.waiting && !ready {
+		r.csWaitLocked(now, s, link, nil, "")
+	}
+	r.cs.waiting = false
+	if info.Conn != nil {
+		attrs := r.addrs.appendAddrs(r.attrs(), info.Conn, info.Reused)
+		r.peer = attribute.KeyValue{}
+		for _, kv := range attrs {
+			if kv.Key == semconv.NetworkPeerAddressKey {
+				r.peer = kv
+			}
+		}
+	}
+}
+
+// csWaitLocked records the wait for a connection, from GetConn to end, as
+// the span "HTTP wait_for_connection" (or its events under WithoutSubSpans),
+// linked to the setup s of the connection it got, if any; failed with err
+// if the request failed waiting. r.mu must be held.
+func (r *request) csWaitLocked(end time.Time, s *connSetup, link trace.Link, err error, errType string) {
+	var attrs []attribute.KeyValue
+	if err != nil {
+		attrs = []attribute.KeyValue{semconv.ErrorTypeKey.String(errType)}
+	}
+	if r.events {
+		r.addEvent(r.span, eventWaitConnStart, r.cs.getConnAt, nil)
+		if err != nil {
+			attrs = append(attrs, errorMessageKey.String(err.Error()))
+		}
+		r.addEvent(r.span, eventWaitConnDone, end, attrs)
+		return
+	}
+	name := ""
+	if s != nil {
+		name = s.waitName
+	} else {
+		name = waitConnSpanPrefix + r.csHostPort()
+	}
+	opts := []trace.SpanStartOption{trace.WithTimestamp(r.cs.getConnAt)}
+	if s != nil {
+		opts = append(opts, trace.WithLinks(link))
+	}
+	_, span := r.tracer.Start(r.parent, name, opts...)
+	if err != nil {
+		span.SetAttributes(attrs...)
+		span.SetStatus(codes.Error, err.Error())
+	}
+	span.End(trace.WithTimestamp(end))
+}
+
+// csFinishLocked ends what the request has of the model when it ends: the
+// wait, if it never got a connection (failed with err, or abandoned); and
+// the setups its dials started that nothing is sure to end any more. r.mu
+// must be held.
+func (r *request) csFinishLocked(err error, errType string) {
+	if r.cs.waiting {
+		r.cs.waiting = false
+		if err == nil {
+			err, errType = errAbandonedWait, "abandoned"
+		}
+		r.csWaitLocked(time.Now(), nil, trace.Link{}, err, errType)
+	}
+	r.cs.ended = true
+	for _, s := range r.cs.setups {
+		s.requestEnded(err, errType)
+	}
+}
+
+var errAbandonedWait = errors.New("the request ended before it got a connection")
+
+// csHostPort is "host:port" of the request's server.
+func (r *request) csHostPort() string {
+	return net.JoinHostPort(r.req.URL.Hostname(), strconv.Itoa(portNumber(r.req.URL.Port(), r.req.URL.Scheme)))
+}
+
+// csSetup returns the setup a dial hook of r reports to: the newest setup
+// of r that accept says takes it, or, if create, a new one. It locks r.mu
+// only to read r's setups: dial hooks go on after r ended.
+func (r *request) csSetup(accept func(*connSetup) bool, create bool) *connSetup {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for i := len(r.cs.setups) - 1; i >= 0; i-- {
+		if s := r.cs.setups[i]; accept(s) {
+			return s
+		}
+	}
+	if !create {
+		return nil
+	}
+	return r.csNewSetupLocked()
+}
+
+// csNewSetupLocked starts the setup of a new dial of r's current attempt.
+// r.mu must be held.
+func (r *request) csNewSetupLocked() *connSetup {
+	u := r.req.URL
+	host, port := u.Hostname(), portNumber(u.Port(), u.Scheme)
+	hostPort := net.JoinHostPort(host, strconv.Itoa(port))
+	s := &connSetup{
+		tracer:    r.tracer,
+		reg:       r.cs.reg,
+		id:        connIDs.Add(1),
+		host:      host,
+		waitName:  waitConnSpanPrefix + hostPort,
+		endAtTLS:  u.Scheme == "https" && r.cs.direct,
+		endAtDial: u.Scheme == "http" && r.cs.direct,
+	}
+	s.ctx, s.span = r.tracer.Start(context.Background(), connSetupSpanPrefix+hostPort,
+		trace.WithNewRoot(),
+		trace.WithSpanKind(trace.SpanKindInternal),
+		trace.WithAttributes(
+			semconv.ServerAddress(host),
+			semconv.ServerPort(port),
+			semconv.URLScheme(u.Scheme),
+			connIDKey.Int64(s.id),
+		))
+	s.sc = s.span.SpanContext()
+	s.reqEnded = r.cs.ended
+	r.cs.setups = append(r.cs.setups, s)
+	r.cs.cur = s
+	return s
+}
+
+// csDialStart is called by InstrumentDialer when a dial of r begins: it
+// returns the setup the dial reports to, started now.
+func (r *request) csDialStart() *connSetup {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	s := r.cs.cur
+	if s == nil || s.dialing() {
+		s = r.csNewSetupLocked()
+	}
+	s.mu.Lock()
+	s.instrumented = true
+	s.mu.Unlock()
+	return s
+}
+
+func (r *request) csDNSStart(info clienttrace.DNSStartInfo) {
+	r.csMeter(func(m *requestMeter) { m.dnsStarted(info.Host) })
+	s := r.csSetup(func(s *connSetup) bool { return s == r.cs.cur && s.acceptsDNS() }, true)
+	s.dnsStart(info.Host)
+}
+
+// The hooks that start something go to the current attempt's setup, or a
+// new one; those that end something, to the setup where it is open.
+
+func (r *request) csDNSDone(info clienttrace.DNSDoneInfo) {
+	r.csMeter(func(m *requestMeter) { m.dnsDone(info.Err) })
+	if s := r.csSetup((*connSetup).dnsOpen, false); s != nil {
+		s.dnsDone(info)
+	}
+}
+
+func (r *request) csConnectStart(network, addr string) {
+	s := r.csSetup(func(s *connSetup) bool { return s == r.cs.cur && s.acceptsConnect() }, true)
+	s.connectStart(network, addr)
+}
+
+func (r *request) csConnectDone(network, addr string, err error) {
+	s := r.csSetup(func(s *connSetup) bool { return s.connectOpen(network, addr) }, false)
+	if s != nil {
+		s.connectDone(network, addr, err)
+	}
+}
+
+func (r *request) csTLSStart() {
+	s := r.csSetup(func(s *connSetup) bool { return s == r.cs.cur && s.acceptsTLS() }, true)
+	s.tlsStart()
+}
+
+func (r *request) csTLSDone(cs tls.ConnectionState, err error) {
+	if s := r.csSetup((*connSetup).tlsOpen, false); s != nil {
+		s.tlsDone(&cs, err)
+	}
+}
+
+// csMeter runs f on r's meter while the request goes on, as r's own DNS
+// hooks do.
+func (r *request) csMeter(f func(*requestMeter)) {
+	if !r.lockUnlessDone() {
+		return
+	}
+	defer r.mu.Unlock()
+	if r.meter != nil {
+		f(r.meter)
+	}
+}
+
+// connSetup is one dial: the span "HTTP connection_setup" and its children.
+// It lives as long as its connection, which carries it (InstrumentDialer),
+// or its registry entry does. mu guards the fields below it.
+type connSetup struct {
+	tracer   trace.Tracer
+	reg      *connRegistry
+	id       int64
+	host     string // server.address, the name TLS sends
+	waitName string // "HTTP wait_for_connection host:port"
+	// endAtTLS, endAtDial: the setup is over when the TLS handshake is
+	// done, or when the dial is (a direct *http.Transport); otherwise, when
+	// a request gets the connection.
+	endAtTLS, endAtDial bool
+
+	span trace.Span
+	ctx  context.Context
+	sc   trace.SpanContext // the link target; immutable
+
+	mu sync.Mutex
+	// instrumented: InstrumentDialer runs the dial, and reports its end.
+	instrumented bool
+	dialReturned bool
+	dns          trace.Span
+	dnsAnswers   int
+	dnsFinished  bool
+	connects     []setupConnect
+	failed       int // connect attempts that failed
+	lastErr      error
+	connected    bool   // an attempt connected
+	winner       string // the winning attempt's address, once known
+	local        net.Addr
+	tls          trace.Span
+	tlsStarted   bool
+	tlsKey       string // the connection's TLS keying material, for pairing
+	h2           bool   // ALPN chose HTTP/2
+	ended        bool
+	readyAt      time.Time // when the connection was ready; zero if failed
+	claimed      bool      // a request got the connection
+	served       int64     // requests that got the connection
+	// reqEnded: the request whose context started the dial ended;
+	// from then on, a setup that nothing is sure to end is ended at once.
+	reqEnded bool
+}
+
+// setupConnect is one socket connect attempt of a setup.
+type setupConnect struct {
+	span          trace.Span
+	network, addr string
+	open          bool
+	connected     bool // succeeded; the span waits for the winner to be known
+	doneAt        time.Time
+}
+
+// The predicates csSetup routes hooks with; each locks s.mu.
+
+func (s *connSetup) dialing() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.instrumented || s.ended || s.connected || s.tlsStarted || s.dns != nil || s.dnsFinished || len(s.connects) > 0
+}
+
+func (s *connSetup) acceptsDNS() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return !s.ended && s.dns == nil && !s.dnsFinished && len(s.connects) == 0
+}
+
+func (s *connSetup) dnsOpen() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.dns != nil
+}
+
+func (s *connSetup) acceptsConnect() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return !s.ended && !s.tlsStarted && !s.dialReturned && (!s.connected || s.instrumented)
+}
+
+func (s *connSetup) connectOpen(network, addr string) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for i := range s.connects {
+		c := &s.connects[i]
+		if c.open && !c.connected && c.network == network && c.addr == addr {
+			return true
+		}
+	}
+	return false
+}
+
+func (s *connSetup) acceptsTLS() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return !s.ended && !s.tlsStarted
+}
+
+func (s *connSetup) tlsOpen() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.tls != nil
+}
+
+func (s *connSetup) dnsStart(host string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	_, s.dns = s.tracer.Start(s.ctx, dnsLookupPrefix+host, trace.WithAttributes(semconv.DNSQuestionName(host)))
+}
+
+func (s *connSetup) dnsDone(info clienttrace.DNSDoneInfo) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	span := s.dns
+	s.dns, s.dnsFinished = nil, true
+	if info.Err != nil {
+		endFailed(span, info.Err)
+		s.failLocked(info.Err)
+		return
+	}
+	answers := make([]string, len(info.Addrs))
+	for i, a := range info.Addrs {
+		answers[i] = a.String()
+	}
+	s.dnsAnswers = len(answers)
+	span.SetAttributes(semconv.DNSAnswers(answers...))
+	span.End()
+}
+
+func (s *connSetup) connectStart(network, addr string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	attrs := make([]attribute.KeyValue, 0, 4)
+	attrs = append(attrs, semconv.NetworkTransportKey.String(networkTransport(network)))
+	if t := networkType(addr); t != "" {
+		attrs = append(attrs, semconv.NetworkTypeKey.String(t))
+	}
+	attrs = appendPeer(attrs, addr)
+	_, span := s.tracer.Start(s.ctx, socketConnectPrefix+addr, trace.WithAttributes(attrs...))
+	s.connects = append(s.connects, setupConnect{span: span, network: network, addr: addr, open: true})
+}
+
+func (s *connSetup) connectDone(network, addr string, err error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for i := range s.connects {
+		c := &s.connects[i]
+		if !c.open || c.connected || c.network != network || c.addr != addr {
+			continue
+		}
+		if err != nil {
+			c.open = false
+			endFailed(c.span, err)
+			s.failed++
+			s.lastErr = err
+			s.checkFailedLocked()
+			return
+		}
+		c.connected, c.doneAt = true, time.Now()
+		switch {
+		case s.instrumented && !s.dialReturned:
+			// The dialer tells the winner when the dial returns.
+		case s.instrumented || s.connected:
+			// A loser that connected after the winner.
+			s.endConnectLocked(c, false)
+		default:
+			// Without the dialer, the first attempt to connect is the
+			// one the dial returns.
+			s.endConnectLocked(c, true)
+			s.winner = addr
+		}
+		s.connected = true
+		if s.endAtDial && !s.instrumented {
+			s.endLocked()
+		}
+		return
+	}
+}
+
+// checkFailedLocked ends the setup as failed if no connect attempt is open
+// and none can follow: every address the lookup gave was tried, or the last
+// failure was a cancellation. A dial that InstrumentDialer runs reports its
+// failure itself.
+func (s *connSetup) checkFailedLocked() {
+	if s.instrumented || s.connected || s.ended {
+		return
+	}
+	for i := range s.connects {
+		if s.connects[i].open {
+			return
+		}
+	}
+	expected := 1
+	if s.dnsAnswers > 0 {
+		expected = s.dnsAnswers
+	}
+	if s.failed >= expected || errorType(s.lastErr) == "canceled" {
+		s.failLocked(s.lastErr)
+		return
+	}
+	s.endIfStalledLocked()
+}
+
+func (s *connSetup) endConnectLocked(c *setupConnect, won bool) {
+	c.open = false
+	c.span.SetAttributes(connectWinnerKey.Bool(won))
+	c.span.End(trace.WithTimestamp(c.doneAt))
+}
+
+// dialDone is called by InstrumentDialer when the dial returns: with the
+// connection c, or err. A nil s does nothing.
+func (s *connSetup) dialDone(c net.Conn, err error) {
+	if s == nil {
+		return
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.dialReturned = true
+	if c == nil && err == nil {
+		err = errNilConn
+	}
+	var remote net.Addr
+	if c != nil {
+		remote = c.RemoteAddr()
+		s.local = c.LocalAddr()
+	}
+	for i := range s.connects {
+		cn := &s.connects[i]
+		if !cn.open || !cn.connected {
+			continue
+		}
+		won := s.winner == "" && sameAddr(cn.addr, remote)
+		if won {
+			s.winner = cn.addr
+		}
+		s.endConnectLocked(cn, won)
+	}
+	if err != nil {
+		s.failLocked(err)
+		return
+	}
+	if s.winner == "" && remote != nil {
+		// A dialer that reports no connect attempt (not a net.Dialer).
+		s.winner = remote.String()
+	}
+	if s.endAtDial {
+		s.endLocked()
+	}
+}
+
+var errNilConn = errors.New("otelhooks: the dialer returned no connection and no error")
+
+func (s *connSetup) tlsStart() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.tlsStarted = true
+	_, s.tls = s.tracer.Start(s.ctx, tlsHandshakePrefix+s.host)
+}
+
+func (s *connSetup) tlsDone(cs *tls.ConnectionState, err error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	span := s.tls
+	s.tls = nil
+	if err != nil {
+		endFailed(span, err)
+		s.failLocked(err)
+		return
+	}
+	span.SetAttributes(tlsAttrs(make([]attribute.KeyValue, 0, 10), cs)...)
+	span.End()
+	s.h2 = cs.NegotiatedProtocol == "h2"
+	if !s.instrumented {
+		s.tlsKey = keyingMaterial(cs)
+	}
+	if s.endAtTLS {
+		s.endLocked()
+	}
+}
+
+// keyingMaterial returns a secret of the TLS connection of cs that no other
+// connection has, to pair it with its setup; "" if TLS cannot export one
+// (TLS 1.2 without Extended Master Secret).
+func keyingMaterial(cs *tls.ConnectionState) string {
+	b, err := cs.ExportKeyingMaterial("EXPORTER-wiretrace-connection", nil, 16)
+	if err != nil {
+		return ""
+	}
+	return string(b)
+}
+
+// failLocked ends the setup as failed with err.
+func (s *connSetup) failLocked(err error) {
+	if s.ended {
+		return
+	}
+	s.ended = true
+	s.span.SetAttributes(semconv.ErrorTypeKey.String(errorType(err)))
+	s.span.SetStatus(codes.Error, err.Error())
+	s.span.End()
+}
+
+// endLocked ends the setup: the connection is ready. If a request got the
+// connection before its setup was seen to end (through a proxy), it ends
+// then. An uninstrumented setup nobody claimed yet is kept for lookup.
+func (s *connSetup) endLocked() {
+	if s.ended {
+		return
+	}
+	s.ended = true
+	s.readyAt = time.Now()
+	attrs := make([]attribute.KeyValue, 0, 6)
+	if s.winner != "" {
+		if host, _, err := net.SplitHostPort(s.winner); err == nil {
+			attrs = append(attrs, semconv.NetworkPeerAddress(host))
+		}
+	}
+	if s.local != nil {
+		attrs = appendAddr(attrs, s.local, semconv.NetworkLocalAddressKey, semconv.NetworkLocalPortKey)
+	}
+	s.span.SetAttributes(attrs...)
+	s.span.End()
+	if !s.instrumented && !s.claimed {
+		s.reg.addPending(s)
+	}
+}
+
+// requestEnded is called when the request whose context started the dial
+// ends, with its error if it failed.
+func (s *connSetup) requestEnded(err error, errType string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.reqEnded = true
+	if s.ended || !s.stalledLocked() {
+		return
+	}
+	if err != nil && !s.connected {
+		// Nothing more will come of this dial: the request's failure is
+		// the dial's.
+		s.ended = true
+		s.span.SetAttributes(semconv.ErrorTypeKey.String(errType))
+		s.span.SetStatus(codes.Error, err.Error())
+		s.span.End()
+		return
+	}
+	s.abandonLocked()
+}
+
+// endIfStalledLocked ends the setup, abandoned, once its request ended and
+// nothing is sure to end it any more.
+func (s *connSetup) endIfStalledLocked() {
+	if s.reqEnded && !s.ended && s.stalledLocked() {
+		s.abandonLocked()
+	}
+}
+
+func (s *connSetup) abandonLocked() {
+	s.ended = true
+	s.span.SetAttributes(abandonedKey.Bool(true))
+	s.span.End()
+}
+
+// stalledLocked reports whether no hook is sure to come that would end the
+// setup: no lookup, attempt or handshake is open, and the dial has not
+// connected on its way to a TLS handshake of a direct transport. A dial that
+// InstrumentDialer runs is never stalled before it returns.
+func (s *connSetup) stalledLocked() bool {
+	if s.dns != nil || s.tls != nil {
+		return false
+	}
+	for i := range s.connects {
+		if s.connects[i].open {
+			return false
+		}
+	}
+	if s.instrumented && !s.dialReturned {
+		return false
+	}
+	if s.connected && s.endAtTLS && !s.tlsStarted {
+		return false
+	}
+	return true
+}
+
+// serve counts one more request served by the connection of s, and returns
+// how many it has served, when the connection was ready (zero if unknown),
+// and whether it speaks HTTP/2. The setup ends now if nothing ended it
+// before (a connection through a proxy).
+func (s *connSetup) serve() (n int64, readyAt time.Time, h2 bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.claimed = true
+	if !s.ended {
+		s.endLocked()
+	}
+	s.served++
+	return s.served, s.readyAt, s.h2
+}
+
+// endFailed ends span as failed with err.
+func endFailed(span trace.Span, err error) {
+	span.SetAttributes(semconv.ErrorTypeKey.String(errorType(err)))
+	span.SetStatus(codes.Error, err.Error())
+	span.End()
+}
+
+// addPending keeps s, whose connection no request has got yet, for lookup.
+func (g *connRegistry) addPending(s *connSetup) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if len(g.pending) == maxPending {
+		copy(g.pending, g.pending[1:])
+		g.pending = g.pending[:maxPending-1]
+	}
+	g.pending = append(g.pending, s)
+}
+
+// lookup returns the setup of the connection c a request got, or nil if it
+// is not known: the connection's own, if InstrumentDialer made it; else the
+// one paired with it before; else, paired now, a finished setup not yet
+// paired whose connection has c's TLS keying material, or, for plain
+// connections, c's remote address, looking in the request's own setups
+// (newest first) before the others (oldest first).
+//
+// Lock order: a setup's mu, then g.mu (a setup that ends adds itself to
+// pending); so g.mu is never held while a setup is asked whether it pairs.
+func (g *connRegistry) lookup(c net.Conn, own []*connSetup) *connSetup {
+	if c == nil {
+		return nil
+	}
+	if ic := instrumentedConnOf(c); ic != nil {
+		return ic.setup
+	}
+	g.mu.Lock()
+	if s := g.findLocked(c); s != nil {
+		g.mu.Unlock()
+		return s
+	}
+	pending := append(make([]*connSetup, 0, len(own)+len(g.pending)), g.pending...)
+	g.mu.Unlock()
+
+	var key string
+	if tc, ok := c.(*tls.Conn); ok {
+		cs := tc.ConnectionState()
+		key = keyingMaterial(&cs)
+	}
+	remote := c.RemoteAddr()
+	candidates := pending
+	for i := len(own) - 1; i >= 0; i-- {
+		candidates = append(candidates, own[i])
+	}
+	// Own setups first: they are appended last, so look from the end for
+	// them, then from the start for the pending ones.
+	var found *connSetup
+	for i := len(candidates) - 1; i >= len(pending) && found == nil; i-- {
+		if candidates[i].pairs(key, remote) {
+			found = candidates[i]
+		}
+	}
+	for i := 0; i < len(pending) && found == nil; i++ {
+		if pending[i].pairs(key, remote) {
+			found = pending[i]
+		}
+	}
+	if found == nil {
+		return nil
+	}
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	for i, s := range g.pending {
+		if s == found {
+			g.pending = append(g.pending[:i], g.pending[i+1:]...)
+			break
+		}
+	}
+	g.pairLocked(c, found)
+	return found
+}
+
+// weakTLSConn and weakTCPConn key the registry's connections without keeping
+// them alive.
+type (
+	weakTLSConn = weak.Pointer[tls.Conn]
+	weakTCPConn = weak.Pointer[net.TCPConn]
+)
+
+// findLocked returns the setup paired with c before, or nil. g.mu must be
+// held.
+func (g *connRegistry) findLocked(c net.Conn) *connSetup {
+	switch c := c.(type) {
+	case *tls.Conn:
+		return g.tls[weak.Make(c)]
+	case *net.TCPConn:
+		return g.tcp[weak.Make(c)]
+	}
+	return nil
+}
+
+// pairLocked remembers that s is the setup of c, until c is garbage. Other
+// connection types are not remembered: their == may panic, and a request
+// that reuses one finds no setup. g.mu must be held.
+func (g *connRegistry) pairLocked(c net.Conn, s *connSetup) {
+	switch c := c.(type) {
+	case *tls.Conn:
+		k := weak.Make(c)
+		g.tls[k] = s
+		runtime.AddCleanup(c, g.forgetTLS, k)
+	case *net.TCPConn:
+		k := weak.Make(c)
+		g.tcp[k] = s
+		runtime.AddCleanup(c, g.forgetTCP, k)
+	}
+}
+
+func (g *connRegistry) forgetTLS(k weakTLSConn) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	delete(g.tls, k)
+}
+
+func (g *connRegistry) forgetTCP(k weakTCPConn) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	delete(g.tcp, k)
+}
+
+// size returns how many setups g holds: pending, and paired with a live
+// connection.
+func (g *connRegistry) size() (pending, paired int) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return len(g.pending), len(g.tls) + len(g.tcp)
+}
+
+// pairs reports whether s may be the setup of a connection with the TLS
+// keying material key ("" if none) to remote, and marks it claimed if so.
+func (s *connSetup) pairs(key string, remote net.Addr) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.instrumented || s.claimed || !s.connected || !sameAddr(s.winner, remote) {
+		return false
+	}
+	if key != "" || s.tlsKey != "" {
+		if key != s.tlsKey {
+			return false
+		}
+	}
+	s.claimed = true
+	return true
+}
