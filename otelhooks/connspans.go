@@ -160,18 +160,12 @@ type dialKey struct{}
 func (r *request) csOn() bool { return r.cs.reg != nil }
 
 // csInstall turns the connection model on for r, a recording request of a
-// transport with WithConnectionSpans: the dial hooks of r.trace report to
-// the setups instead of to r's phases. Hooks newRequest left out stay out.
+// transport with WithConnectionSpans: r's dial hooks then call the cs ones
+// below, which report to the setups instead of to r's phases, and go on
+// after r ended.
 func (r *request) csInstall(reg *connRegistry, direct bool) {
 	r.cs.reg, r.cs.direct = reg, direct
 	r.cs.setups = r.cs.setupBuf[:0]
-	if r.trace.DNSStart != nil {
-		r.trace.DNSStart, r.trace.DNSDone = r.csDNSStart, r.csDNSDone
-	}
-	r.trace.ConnectStart, r.trace.ConnectDone = r.csConnectStart, r.csConnectDone
-	if r.trace.TLSHandshakeStart != nil {
-		r.trace.TLSHandshakeStart, r.trace.TLSHandshakeDone = r.csTLSStart, r.csTLSDone
-	}
 }
 
 // csContext returns ctx with r in it for InstrumentDialer, if the model is

@@ -232,7 +232,8 @@ func newRequest(parent context.Context, cfg *config, tracer trace.Tracer, span t
 		r.trace.WroteHeaderField = r.wroteHeaderField
 	}
 	if t != nil && t.conns != nil && req != nil {
-		// WithConnectionSpans: the dial hooks go to connection setups.
+		// WithConnectionSpans: the dial hooks report to connection
+		// setups, which outlive r.
 		r.csInstall(t.conns, t.direct)
 	}
 	return r
@@ -340,7 +341,7 @@ func (r *request) getConn(hostPort string) {
 		r.csGetConnLocked()
 		return
 	}
-		r.getconnCtx = r.start(r.parent, &r.getconn, &getconnPhase, stamp(now))
+	r.getconnCtx = r.start(r.parent, &r.getconn, &getconnPhase, stamp(now))
 }
 
 func (r *request) gotConn(info clienttrace.GotConnInfo) {
@@ -443,6 +444,10 @@ func (r *request) putIdleConn(err error) {
 }
 
 func (r *request) dnsStart(info clienttrace.DNSStartInfo) {
+	if r.csOn() { // WithConnectionSpans: the setup's (connspans.go)
+		r.csDNSStart(info)
+		return
+	}
 	now := time.Now()
 	if !r.lockUnlessDone() {
 		return
@@ -455,6 +460,10 @@ func (r *request) dnsStart(info clienttrace.DNSStartInfo) {
 }
 
 func (r *request) dnsDone(info clienttrace.DNSDoneInfo) {
+	if r.csOn() {
+		r.csDNSDone(info)
+		return
+	}
 	now := time.Now()
 	if !r.lockUnlessDone() {
 		return
@@ -482,6 +491,10 @@ func (r *request) phaseParent() context.Context {
 }
 
 func (r *request) connectStart(network, addr string) {
+	if r.csOn() {
+		r.csConnectStart(network, addr)
+		return
+	}
 	now := time.Now()
 	if !r.lockUnlessDone() {
 		return
@@ -499,6 +512,10 @@ func (r *request) connectStart(network, addr string) {
 }
 
 func (r *request) connectDone(network, addr string, err error) {
+	if r.csOn() {
+		r.csConnectDone(network, addr, err)
+		return
+	}
 	now := time.Now()
 	if !r.lockUnlessDone() {
 		return
@@ -536,6 +553,10 @@ func (r *request) connectDone(network, addr string, err error) {
 // and ends at TLSHandshakeDone either way. Without such a ConnectDone its
 // start is unknown, and no http.tls is shown.
 func (r *request) tlsHandshakeStart() {
+	if r.csOn() {
+		r.csTLSStart()
+		return
+	}
 	now := time.Now()
 	if !r.lockUnlessDone() {
 		return
@@ -558,6 +579,10 @@ func (r *request) tlsHandshakeStart() {
 }
 
 func (r *request) tlsHandshakeDone(cs tls.ConnectionState, err error) {
+	if r.csOn() {
+		r.csTLSDone(cs, err)
+		return
+	}
 	now := time.Now()
 	if !r.lockUnlessDone() {
 		return
