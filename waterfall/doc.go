@@ -40,6 +40,15 @@ shows only "✗". With the otelhooks events mode, where the request span carries
 as "http.dns.start" and "http.dns.done" instead of child spans, the pairs of
 events become rows of their own and the waterfall looks the same.
 
+With otelhooks' WithConnectionSpans, each connection's setup ("HTTP
+connection_setup", with its DNS lookup, socket connect attempts and TLS
+handshake) is a trace of its own, printed as such, and each request links to
+the setup of the connection that served it. Under such a request, a dimmed
+row repeats that setup, if the exporter has seen it (it remembers the last
+256): "↗ setup, linked example.com:443 conn #7 request #2 age 4.96s", with a
+bar where the setup falls on the request's time axis, and none when it was
+over before the trace began.
+
 Markers explain what the times alone do not: "late +130.0ms" on a span that
 ended after its parent, "abandoned" (dimmed, with a ░ bar) on a phase the
 request did not wait for, "orphan" on a span whose parent never arrived,
@@ -85,8 +94,8 @@ cannot send escape sequences to the terminal through a span.
 
 [JSONExporter] writes each span as it is exported, one object per line,
 with the fields name, trace_id, span_id, parent_span_id, kind, start, end,
-duration_ms, status, attributes and events; its documentation is the
-contract. A script reads it line by line with any JSON parser, for instance
+duration_ms, status, attributes and events, and links when a span has some;
+its documentation is the contract. A script reads it line by line with any JSON parser, for instance
 to list the phases that took longer than 100ms with jq:
 
 	jq -r 'select(.duration_ms > 100) | .name' spans.jsonl

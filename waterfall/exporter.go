@@ -79,6 +79,7 @@ type Exporter struct {
 	buffered int    // spans in pending
 	printed  map[trace.TraceID]*printedTrace
 	order    []trace.TraceID // keys of printed, oldest first
+	setups   setupCache      // connection setups, for the requests that link to them
 }
 
 var _ sdktrace.SpanExporter = (*Exporter)(nil)
@@ -196,6 +197,7 @@ func (e *Exporter) ExportSpans(ctx context.Context, spans []sdktrace.ReadOnlySpa
 			e.pending[id] = pt
 		}
 		pt.add(s, e.printed[id])
+		e.setups.note(s)
 		e.buffered++
 		if !slices.Contains(touched, id) {
 			touched = append(touched, id)
@@ -254,7 +256,7 @@ func (e *Exporter) Shutdown(context.Context) error {
 	}
 	err := e.writeLocked(e.allPendingLocked())
 	e.stopped = true
-	e.pending, e.printed, e.order = nil, nil, nil
+	e.pending, e.printed, e.order, e.setups = nil, nil, nil, setupCache{}
 	return err
 }
 
@@ -320,6 +322,7 @@ func (e *Exporter) writeLocked(ids []trace.TraceID) error {
 	var b strings.Builder
 	for _, j := range jobs {
 		f := build(j.spans, e.printed[j.id])
+		e.setups.attach(f, j.spans)
 		render(&b, j.id, f, width, color)
 		b.WriteString("\n")
 		e.rememberLocked(j.id, f.t0, j.spans)

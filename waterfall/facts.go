@@ -39,6 +39,8 @@ func label(n, parent *node) []seg {
 		l.receive()
 	case n.name == names.SpanSend, n.name == names.SpanWait:
 		// The bar says it all.
+	case n.linked || isConnModel(n.name):
+		connModelFacts(n, l.add) // links.go
 	case isRequest(n):
 		l.request()
 	default:
@@ -259,7 +261,7 @@ func (l *labeler) marks() {
 			l.segs = append(l.segs, seg{text: " ✗ " + sanitize(errorText(n)), style: styleRed, shrink: true})
 		}
 	}
-	if abandoned(n) {
+	if abandoned(n) || n.linked {
 		for i := range l.segs {
 			if l.segs[i].style != styleRed {
 				l.segs[i].style = styleDim
@@ -349,7 +351,7 @@ func barStyle(n *node) string {
 	switch {
 	case n.status.Code == codes.Error:
 		return styleRed
-	case abandoned(n):
+	case abandoned(n), n.linked:
 		return styleDim
 	}
 	switch n.name {

@@ -41,6 +41,14 @@ import (
 //	                          "attributes": object}], in recorded order;
 //	                        [] if none
 //
+// One field is present only when the span has some:
+//
+//	links           array   [{"trace_id": string, "span_id": string,
+//	                          "attributes": object}], the spans it links
+//	                        to, in recorded order: with otelhooks'
+//	                        WithConnectionSpans, the setup span of the
+//	                        connection that served a request
+//
 // Attribute values follow the OpenTelemetry rules for non-OTLP formats:
 // booleans, integers and floats are JSON literals, strings are strings,
 // byte arrays are base64 strings, arrays and maps are JSON arrays and
@@ -86,6 +94,7 @@ type jsonSpan struct {
 	Status       jsonStatus     `json:"status"`
 	Attributes   map[string]any `json:"attributes"`
 	Events       []jsonEvent    `json:"events"`
+	Links        []jsonLink     `json:"links,omitempty"`
 }
 
 type jsonStatus struct {
@@ -173,6 +182,7 @@ func toJSON(s sdktrace.ReadOnlySpan) jsonSpan {
 	if start, end := s.StartTime(), s.EndTime(); !start.IsZero() && !end.IsZero() {
 		j.DurationMS = float64(end.Sub(start)) / float64(time.Millisecond)
 	}
+	j.Links = jsonLinks(s.Links())
 	for _, ev := range s.Events() {
 		j.Events = append(j.Events, jsonEvent{
 			Name:       ev.Name,

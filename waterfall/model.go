@@ -74,6 +74,7 @@ type node struct {
 	unpaired bool // a pseudo phase whose done event never came
 	badEnd   bool // a span with no end time, or one before its start
 	orphan   bool // its local parent was never seen
+	linked   bool // a connection setup its parent links to (links.go)
 	late     time.Duration
 	children []*node
 }

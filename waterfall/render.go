@@ -209,7 +209,7 @@ func (a axis) cell(t time.Time) float64 {
 // it lines up with bars starting at the same time.
 func (a axis) bar(p painter, n *node) {
 	cells := a.cells
-	if n.start.IsZero() || a.t0.IsZero() || cells <= 0 {
+	if n.start.IsZero() || a.t0.IsZero() || cells <= 0 || a.linkedBefore(n) {
 		p.b.WriteString(strings.Repeat(" ", max(cells, 0)))
 		return
 	}
