@@ -99,8 +99,12 @@ func checkRedirect(limit int) func(*http.Request, []*http.Request) error {
 
 // hookOptions are the otelhooks options for o: spans go to tp, and no
 // metrics are recorded, as nothing would export them.
-func hookOptions(_ *options, tp trace.TracerProvider) []otelhooks.Option {
-	return []otelhooks.Option{otelhooks.WithTracerProvider(tp), otelhooks.WithoutMetrics()}
+func hookOptions(o *options, tp trace.TracerProvider) []otelhooks.Option {
+	opts := []otelhooks.Option{otelhooks.WithTracerProvider(tp), otelhooks.WithoutMetrics()}
+	if o != nil && o.connSpans {
+		opts = append(opts, otelhooks.WithConnectionSpans())
+	}
+	return opts
 }
 
 // tlsConfig is the client's TLS configuration: -k, --cacert, -E and

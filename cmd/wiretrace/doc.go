@@ -119,6 +119,15 @@ Output:
 		connection: smoothed round-trip time and its variance, congestion
 		window, retransmissions, local interface. The waterfall shows them
 		on the http.getconn row; without Linux, nothing is shown.
+	-connspans
+		Trace connections as the OpenTelemetry semantic conventions model
+		them (otelhooks.WithConnectionSpans): each connection's setup is a
+		trace of its own, "HTTP connection_setup host:port" with its DNS
+		lookup, socket connect attempts and TLS handshake, and each request
+		links to the setup of the connection that served it. The waterfall
+		shows that setup under the request as a dimmed "↗ setup, linked"
+		row, with the connection's age and how many requests it served
+		(and, with -tcpinfo, the kernel's facts of the connection).
 
 Connection:
 

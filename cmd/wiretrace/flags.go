@@ -43,6 +43,7 @@ type options struct {
 	service     string        // -service, or "" to take OTEL_SERVICE_NAME or the default
 	urls        []*url.URL
 	tcpInfo     bool // -tcpinfo: instrument connections for the kernel's facts
+	connSpans   bool // -connspans: otelhooks.WithConnectionSpans
 
 	include    bool     // -i: print the status line and response headers
 	verbose    bool     // -v: print the request and response headers
@@ -124,6 +125,9 @@ Output:
                             with -i/-v the headers, with -n the summary
   -tcpinfo                  show what the kernel knows of each connection (Linux):
                             round-trip time, congestion window, retransmissions
+  -connspans                trace connections as the OpenTelemetry conventions do:
+                            each setup a trace of its own, linked from the
+                            requests it serves
 
 Connection:
   -k, --insecure            do not verify the server's TLS certificate
@@ -231,6 +235,7 @@ func newFlagSet(o *options, st *parseState) *flag.FlagSet {
 	boolean(&o.http2, "http2")
 	boolean(&o.json, "json")
 	boolean(&o.tcpInfo, "tcpinfo")
+	boolean(&o.connSpans, "connspans")
 	str(&st.otlpEndpoint, "otlp")
 	str(&st.otlpProtocol, "otlp-protocol")
 	str(&o.service, "service")
