@@ -157,6 +157,14 @@ if [ "$cli" = 1 ]; then
 		>"$tmp/cli-demo.log" 2>&1 || die "wiretrace demo failed"
 	"$check" client -api "$api" -service "$svc" -timeout 30s
 
+	# The demo again with -connspans (otelhooks.WithConnectionSpans): each
+	# request's trace references the separate trace of its connection's
+	# setup.
+	svc=wiretrace-e2e-cli-connspans
+	"$tmp/wiretrace" -connspans -otlp grpc://127.0.0.1:4317 -service "$svc" \
+		>"$tmp/cli-connspans.log" 2>&1 || die "wiretrace -connspans demo failed"
+	"$check" connspans -api "$api" -service "$svc" -timeout 30s
+
 	# A request to examples/jaeger's frontend, spans over HTTP: the
 	# frontend's server span must be the child of the CLI's client span.
 	port=$("$check" freeport)

@@ -5,6 +5,7 @@
 //	e2echeck health -url http://127.0.0.1:13133/status -timeout 60s
 //	e2echeck example -api http://127.0.0.1:16686 -run grpc-123 -traces 3
 //	e2echeck client -api http://127.0.0.1:16686 -service wiretrace-cli -parent-service wiretrace-frontend
+//	e2echeck connspans -api http://127.0.0.1:16686 -service wiretrace-cli-connspans
 //	e2echeck ports -pid 1234
 //	e2echeck binary -bin ~/.cache/wiretrace/jaeger-v1.76.0 -modfile go.mod -sumfile go.sum
 //	e2echeck freeport
@@ -35,7 +36,7 @@ func main() {
 
 func run(args []string, stdout io.Writer) error {
 	if len(args) == 0 {
-		return errors.New("usage: e2echeck health|example|client|ports|binary|freeport [flags]")
+		return errors.New("usage: e2echeck health|example|client|connspans|ports|binary|freeport [flags]")
 	}
 	fs := flag.NewFlagSet("e2echeck "+args[0], flag.ContinueOnError)
 	timeout := fs.Duration("timeout", 30*time.Second, "how long to poll before giving up")
@@ -93,6 +94,30 @@ func run(args []string, stdout io.Writer) error {
 		})
 		if err == nil {
 			fmt.Fprintf(stdout, "service %s: %d traced requests, as expected\n", *service, n)
+		}
+		return err
+
+	case "connspans":
+		service := fs.String("service", "", "service.name of the client traced with otelhooks.WithConnectionSpans")
+		if err := fs.Parse(args[1:]); err != nil {
+			return err
+		}
+		if *service == "" {
+			return errors.New("connspans: -service is required")
+		}
+		var setups, linked int
+		err := poll(ctx, *timeout, func(ctx context.Context) error {
+			found, err := fetchTraces(ctx, *api, *service)
+			if err != nil {
+				return err
+			}
+			setups, linked, err = checkConnSpans(ctx, found, *service, func(ctx context.Context, id string) (jaegerTrace, error) {
+				return fetchTrace(ctx, *api, id)
+			})
+			return err
+		})
+		if err == nil {
+			fmt.Fprintf(stdout, "service %s: %d requests linked to %d connection setups in traces of their own, as expected\n", *service, linked, setups)
 		}
 		return err
 
