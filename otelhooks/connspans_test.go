@@ -527,3 +527,75 @@ func TestConnSpansConcurrentRequestsLinkTheirOwnConnection(t *testing.T) {
 	}
 	assert.Less(t, len(setupByID), len(gets), "connections were reused")
 }
+
+// endSignal is a span processor that reports each span whose name starts
+// with prefix as it ends.
+type endSignal struct {
+	prefix string
+	ended  chan sdktrace.ReadOnlySpan
+}
+
+func (e endSignal) OnStart(context.Context, sdktrace.ReadWriteSpan) {}
+func (e endSignal) OnEnd(s sdktrace.ReadOnlySpan) {
+	if strings.HasPrefix(s.Name(), e.prefix) {
+		e.ended <- s
+	}
+}
+func (endSignal) Shutdown(context.Context) error   { return nil }
+func (endSignal) ForceFlush(context.Context) error { return nil }
+
+func TestConnSpansOrphanDialCancelledByCloseIdleConnections(t *testing.T) {
+	for _, mode := range dialModes {
+		t.Run(mode.name, func(t *testing.T) {
+			setupEnded := endSignal{prefix: "HTTP connection_setup ", ended: make(chan sdktrace.ReadOnlySpan, 1)}
+			e := newEnv(t, sdktrace.WithSpanProcessor(setupEnded))
+			srv, base, hello, release := slowTLSServer(t)
+			defer close(release)
+			client := e.connClient(base, mode.instrument)
+
+			ctx, cancel := context.WithCancel(t.Context())
+			errA := make(chan error, 1)
+			go func() { errA <- send(ctx, client, srv.URL) }()
+			<-hello
+			cancel()
+			require.ErrorIs(t, <-errA, context.Canceled)
+			// Nobody waits for the dial any more: CloseIdleConnections
+			// cancels it, mid-handshake.
+			base.CloseIdleConnections()
+			setup := <-setupEnded.ended
+
+			assert.Equal(t, "HTTP connection_setup "+srv.Listener.Addr().String(), setup.Name())
+			assert.Equal(t, codes.Error, setup.Status().Code)
+			assert.Equal(t, "canceled", attrValue(t, setup, "error.type").AsString())
+			spans := e.spans()
+			handshake := one(t, children(spans, setup), "TLS client handshake 127.0.0.1")
+			assert.Equal(t, codes.Error, handshake.Status().Code)
+			e.assertAllEnded(t)
+		})
+	}
+}
+
+func TestConnSpansWithoutSubSpansWaitIsEvents(t *testing.T) {
+	e := newEnv(t)
+	srv := httptest.NewServer(http.HandlerFunc(okHandler))
+	defer srv.Close()
+	base := &http.Transport{}
+	defer base.CloseIdleConnections()
+	client := e.connClient(base, false, otelhooks.WithoutSubSpans())
+	get(t, t.Context(), client, srv.URL)
+	get(t, t.Context(), client, srv.URL)
+
+	spans := e.spans()
+	setup := one(t, spans, "HTTP connection_setup "+srv.Listener.Addr().String())
+	assert.Len(t, children(spans, setup), 1, "the setup's phases stay spans, in their own trace")
+	assert.Empty(t, prefixed(spans, "HTTP wait_for_connection "))
+	gets := named(spans, "GET")
+	require.Len(t, gets, 2)
+	assert.Contains(t, eventNames(gets[0]), "http.wait_for_connection.start")
+	assert.Contains(t, eventNames(gets[0]), "http.wait_for_connection.done")
+	assert.NotContains(t, eventNames(gets[1]), "http.wait_for_connection.start", "the second found the connection idle")
+	assert.NotContains(t, eventNames(gets[0]), "http.getconn.start")
+	for _, g := range gets {
+		linkTo(t, g, setup)
+	}
+}
