@@ -308,7 +308,8 @@ func (r *request) csNewSetupLocked() *connSetup {
 		id:        connIDs.Add(1),
 		host:      host,
 		waitName:  waitConnSpanPrefix + hostPort,
-		endAtTLS:  u.Scheme == "https" && r.cs.direct,
+		direct:    r.cs.direct,
+		endAtTLS:  u.Scheme == "https",
 		endAtDial: u.Scheme == "http" && r.cs.direct,
 	}
 	s.ctx, s.span = r.tracer.Start(context.Background(), connSetupSpanPrefix+hostPort,
@@ -402,10 +403,14 @@ type connSetup struct {
 	id       int64
 	host     string // server.address, the name TLS sends
 	waitName string // "HTTP wait_for_connection host:port"
-	// endAtTLS, endAtDial: the setup is over when the TLS handshake is
-	// done, or when the dial is (a direct *http.Transport); otherwise, when
-	// a request gets the connection.
+	// endAtTLS: the setup is over when the TLS handshake with the server
+	// is done (https; through an HTTPS proxy, the proxy's own handshake
+	// comes first, and is told apart by the name it sends). endAtDial: it
+	// is over when the dial is (plain HTTP, a direct *http.Transport).
+	// Otherwise (plain HTTP through a proxy, or a transport we do not
+	// know), it is over when a request gets the connection.
 	endAtTLS, endAtDial bool
+	direct              bool // an *http.Transport without a proxy
 
 	span trace.Span
 	ctx  context.Context
@@ -487,7 +492,7 @@ func (s *connSetup) connectOpen(network, addr string) bool {
 func (s *connSetup) acceptsTLS() bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return !s.ended && !s.tlsStarted
+	return !s.ended && s.tls == nil
 }
 
 func (s *connSetup) tlsOpen() bool {
@@ -667,9 +672,13 @@ func (s *connSetup) tlsDone(cs *tls.ConnectionState, err error) {
 	if !s.instrumented {
 		s.tlsKey = keyingMaterial(cs)
 	}
-	if s.endAtTLS {
+	// A direct transport makes one handshake; through a proxy, the
+	// server's is the one that sends the server's name.
+	if s.endAtTLS && (s.direct || cs.ServerName == s.host || (cs.ServerName == "" && isIP(s.host))) {
 		s.endLocked()
+		return
 	}
+	s.endIfStalledLocked()
 }
 
 // keyingMaterial returns a secret of the TLS connection of cs that no other

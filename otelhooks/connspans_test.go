@@ -9,7 +9,9 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/http/httptrace"
+	"net/http/httputil"
 	"net/netip"
+	"net/url"
 	"slices"
 	"strconv"
 	"strings"
@@ -577,7 +579,7 @@ func TestConnSpansOrphanDialCancelledByCloseIdleConnections(t *testing.T) {
 
 func TestConnSpansWithoutSubSpansWaitIsEvents(t *testing.T) {
 	e := newEnv(t)
-	srv := httptest.NewServer(http.HandlerFunc(okHandler))
+	srv := httptest.NewServer(http.HandlerFunc(testnet.OK))
 	defer srv.Close()
 	base := &http.Transport{}
 	defer base.CloseIdleConnections()
@@ -597,5 +599,80 @@ func TestConnSpansWithoutSubSpansWaitIsEvents(t *testing.T) {
 	assert.NotContains(t, eventNames(gets[0]), "http.getconn.start")
 	for _, g := range gets {
 		linkTo(t, g, setup)
+	}
+}
+
+// connectProxy starts an HTTP proxy on 127.0.0.1 that tunnels CONNECT
+// requests and forwards plain ones, and returns its URL.
+func connectProxy(t *testing.T) *url.URL {
+	t.Helper()
+	var wg sync.WaitGroup
+	proxy := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method != http.MethodConnect {
+			httputil.NewSingleHostReverseProxy(&url.URL{Scheme: "http", Host: r.Host}).ServeHTTP(w, r)
+			return
+		}
+		upstream, err := new(net.Dialer).DialContext(r.Context(), "tcp", r.Host)
+		if err != nil {
+			http.Error(w, err.Error(), http.StatusBadGateway)
+			return
+		}
+		conn, _, err := http.NewResponseController(w).Hijack()
+		if err != nil {
+			_ = upstream.Close()
+			return
+		}
+		_, _ = io.WriteString(conn, "HTTP/1.1 200 Connection established\r\n\r\n")
+		wg.Add(2)
+		pipe := func(dst, src net.Conn) {
+			defer wg.Done()
+			_, _ = io.Copy(dst, src)
+			_ = dst.Close()
+		}
+		go pipe(conn, upstream)
+		go pipe(upstream, conn)
+	}))
+	t.Cleanup(func() {
+		proxy.Close()
+		wg.Wait()
+	})
+	u, err := url.Parse(proxy.URL)
+	require.NoError(t, err)
+	return u
+}
+
+func TestConnSpansThroughProxy(t *testing.T) {
+	for _, useTLS := range []bool{false, true} {
+		t.Run(map[bool]string{false: "http", true: "https CONNECT"}[useTLS], func(t *testing.T) {
+			e := newEnv(t)
+			proxyURL := connectProxy(t)
+			var srv *httptest.Server
+			var base *http.Transport
+			if useTLS {
+				srv, base = testnet.NewTLSServer(t, http.HandlerFunc(testnet.OK), false)
+			} else {
+				srv = httptest.NewServer(http.HandlerFunc(testnet.OK))
+				t.Cleanup(srv.Close)
+				base = &http.Transport{}
+				t.Cleanup(base.CloseIdleConnections)
+			}
+			base.Proxy = http.ProxyURL(proxyURL)
+			client := e.connClient(base, false)
+			get(t, t.Context(), client, srv.URL)
+			get(t, t.Context(), client, srv.URL)
+
+			spans := e.spans()
+			setup := one(t, spans, "HTTP connection_setup "+srv.Listener.Addr().String())
+			want := []string{"socket connect " + proxyURL.Host}
+			if useTLS {
+				want = append(want, "TLS client handshake 127.0.0.1")
+			}
+			assertSetupOK(t, spans, setup, want...)
+			gets := named(spans, "GET")
+			require.Len(t, gets, 2)
+			for i, g := range gets {
+				assert.Equal(t, int64(i+1), linkTo(t, g, setup)["wiretrace.conn.requests"].AsInt64())
+			}
+		})
 	}
 }
