@@ -200,8 +200,9 @@ func TestConnSpansHTTP2ManyStreamsOneConnection(t *testing.T) {
 				for range n {
 					go func() {
 						ctx, root := e.root(t.Context())
-						defer root.End()
-						errs <- send(ctx, client, srv.URL+"/hold")
+						err := send(ctx, client, srv.URL+"/hold")
+						root.End()
+						errs <- err
 					}()
 				}
 				hold.Wait() // all n streams are open at once
