@@ -6,6 +6,7 @@ import (
 	"errors"
 	"net"
 	"runtime"
+	"slices"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -119,12 +120,16 @@ const maxPending = 64
 //     reclaimed it: there is no close hook for a connection we did not
 //     wrap, and a bound would forget long-lived HTTP/2 connections.
 //
-// mu guards them; it is never held while a span is started or ended.
+// mu guards tls and tcp, and is held while a connection is paired;
+// pendingMu guards pending. Lock order: mu, then a setup's mu, then
+// pendingMu (a setup that ends adds itself to pending). Neither is held
+// while a span is started or ended.
 type connRegistry struct {
-	mu      sync.Mutex
-	pending []*connSetup
-	tls     map[weakTLSConn]*connSetup
-	tcp     map[weakTCPConn]*connSetup
+	mu        sync.Mutex
+	tls       map[weakTLSConn]*connSetup
+	tcp       map[weakTCPConn]*connSetup
+	pendingMu sync.Mutex
+	pending   []*connSetup
 }
 
 func newConnRegistry() *connRegistry {
@@ -360,7 +365,10 @@ func (r *request) csDNSDone(info clienttrace.DNSDoneInfo) {
 }
 
 func (r *request) csConnectStart(network, addr string) {
-	s := r.csSetup(func(s *connSetup) bool { return s == r.cs.cur && s.acceptsConnect() }, true)
+	// One dial per attempt: every attempt of the current one belongs to
+	// its setup, even one that Happy Eyeballs starts after the winner
+	// connected.
+	s := r.csSetup(func(s *connSetup) bool { return s == r.cs.cur }, true)
 	s.connectStart(network, addr)
 }
 
@@ -469,12 +477,6 @@ func (s *connSetup) dnsOpen() bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.dns != nil
-}
-
-func (s *connSetup) acceptsConnect() bool {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return !s.ended && !s.tlsStarted && !s.dialReturned && (!s.connected || s.instrumented)
 }
 
 func (s *connSetup) connectOpen(network, addr string) bool {
@@ -809,8 +811,8 @@ func endFailed(span trace.Span, err error) {
 
 // addPending keeps s, whose connection no request has got yet, for lookup.
 func (g *connRegistry) addPending(s *connSetup) {
-	g.mu.Lock()
-	defer g.mu.Unlock()
+	g.pendingMu.Lock()
+	defer g.pendingMu.Unlock()
 	if len(g.pending) == maxPending {
 		copy(g.pending, g.pending[1:])
 		g.pending = g.pending[:maxPending-1]
@@ -825,8 +827,8 @@ func (g *connRegistry) addPending(s *connSetup) {
 // connections, c's remote address, looking in the request's own setups
 // (newest first) before the others (oldest first).
 //
-// Lock order: a setup's mu, then g.mu (a setup that ends adds itself to
-// pending); so g.mu is never held while a setup is asked whether it pairs.
+// Pairing happens under g.mu, so that the requests that get one new HTTP/2
+// connection at once all find the one setup it is paired with.
 func (g *connRegistry) lookup(c net.Conn, own []*connSetup) *connSetup {
 	if c == nil {
 		return nil
@@ -835,41 +837,38 @@ func (g *connRegistry) lookup(c net.Conn, own []*connSetup) *connSetup {
 		return ic.setup
 	}
 	g.mu.Lock()
+	defer g.mu.Unlock()
 	if s := g.findLocked(c); s != nil {
-		g.mu.Unlock()
 		return s
 	}
-	pending := append(make([]*connSetup, 0, len(own)+len(g.pending)), g.pending...)
-	g.mu.Unlock()
-
 	var key string
 	if tc, ok := c.(*tls.Conn); ok {
 		cs := tc.ConnectionState()
 		key = keyingMaterial(&cs)
 	}
 	remote := c.RemoteAddr()
-	candidates := pending
-	for i := len(own) - 1; i >= 0; i-- {
-		candidates = append(candidates, own[i])
-	}
-	// Own setups first: they are appended last, so look from the end for
-	// them, then from the start for the pending ones.
 	var found *connSetup
-	for i := len(candidates) - 1; i >= len(pending) && found == nil; i-- {
-		if candidates[i].pairs(key, remote) {
-			found = candidates[i]
+	for i := len(own) - 1; i >= 0 && found == nil; i-- {
+		if own[i].pairs(key, remote) {
+			found = own[i]
 		}
 	}
-	for i := 0; i < len(pending) && found == nil; i++ {
-		if pending[i].pairs(key, remote) {
-			found = pending[i]
+	if found == nil {
+		// A copy: a setup's mu comes before pendingMu.
+		g.pendingMu.Lock()
+		pending := slices.Clone(g.pending)
+		g.pendingMu.Unlock()
+		for i := 0; i < len(pending) && found == nil; i++ {
+			if pending[i].pairs(key, remote) {
+				found = pending[i]
+			}
 		}
 	}
 	if found == nil {
 		return nil
 	}
-	g.mu.Lock()
-	defer g.mu.Unlock()
+	g.pendingMu.Lock()
+	defer g.pendingMu.Unlock()
 	for i, s := range g.pending {
 		if s == found {
 			g.pending = append(g.pending[:i], g.pending[i+1:]...)
@@ -932,6 +931,8 @@ func (g *connRegistry) forgetTCP(k weakTCPConn) {
 func (g *connRegistry) size() (pending, paired int) {
 	g.mu.Lock()
 	defer g.mu.Unlock()
+	g.pendingMu.Lock()
+	defer g.pendingMu.Unlock()
 	return len(g.pending), len(g.tls) + len(g.tcp)
 }
 

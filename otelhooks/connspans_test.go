@@ -346,7 +346,11 @@ func TestConnSpansDialOutlivesCancelledRequest(t *testing.T) {
 func TestConnSpansHappyEyeballsOneDeadAddress(t *testing.T) {
 	for _, mode := range dialModes {
 		t.Run(mode.name, func(t *testing.T) {
-			e := newEnv(t)
+			const n = 5
+			// The losing attempt may report after its request ended: wait
+			// for all 2n attempts.
+			connects := endSignal{prefix: "socket connect ", ended: make(chan sdktrace.ReadOnlySpan, 2*n)}
+			e := newEnv(t, sdktrace.WithSpanProcessor(connects))
 			// Only IPv4 listens: the ::1 attempt fails (refused, or no
 			// IPv6 at all).
 			ln4, err := new(net.ListenConfig).Listen(t.Context(), "tcp4", "127.0.0.1:0")
@@ -362,12 +366,14 @@ func TestConnSpansHappyEyeballsOneDeadAddress(t *testing.T) {
 			// in parallel.
 			dialer := &net.Dialer{Resolver: dns.Resolver(), FallbackDelay: 1}
 
-			const n = 5
 			for range n {
 				base := &http.Transport{DialContext: dialer.DialContext}
 				client := e.connClient(base, mode.instrument)
 				get(t, t.Context(), client, "http://dual.test:"+port+"/")
 				base.CloseIdleConnections()
+			}
+			for range 2 * n {
+				<-connects.ended
 			}
 
 			spans := e.spans()
@@ -618,13 +624,16 @@ func connectProxy(t *testing.T) *url.URL {
 			http.Error(w, err.Error(), http.StatusBadGateway)
 			return
 		}
+		// Counted before the hijack: until then, proxy.Close waits for
+		// this handler, so the cleanup's Wait cannot start before this Add.
+		wg.Add(2)
 		conn, _, err := http.NewResponseController(w).Hijack()
 		if err != nil {
 			_ = upstream.Close()
+			wg.Add(-2)
 			return
 		}
 		_, _ = io.WriteString(conn, "HTTP/1.1 200 Connection established\r\n\r\n")
-		wg.Add(2)
 		pipe := func(dst, src net.Conn) {
 			defer wg.Done()
 			_, _ = io.Copy(dst, src)
