@@ -348,14 +348,14 @@ func (r *request) csDialStart() *connSetup {
 	return s
 }
 
+// The hooks that start something go to the current attempt's setup, or a
+// new one; those that end something, to the setup where it is open.
+
 func (r *request) csDNSStart(info clienttrace.DNSStartInfo) {
 	r.csMeter(func(m *requestMeter) { m.dnsStarted(info.Host) })
 	s := r.csSetup(func(s *connSetup) bool { return s == r.cs.cur && s.acceptsDNS() }, true)
 	s.dnsStart(info.Host)
 }
-
-// The hooks that start something go to the current attempt's setup, or a
-// new one; those that end something, to the setup where it is open.
 
 func (r *request) csDNSDone(info clienttrace.DNSDoneInfo) {
 	r.csMeter(func(m *requestMeter) { m.dnsDone(info.Err) })

@@ -81,6 +81,22 @@ header line a server sent, and lose the request's secrets wherever they
 appear. The URL path is recorded as it is. docs/spans.md, "What is scrubbed",
 has the details.
 
+# Connections as traces of their own
+
+[WithConnectionSpans] records connections as the OpenTelemetry semantic
+conventions model them: each dial is the root span
+"HTTP connection_setup host:port" of a trace of its own, with its DNS lookup,
+socket connect attempts and TLS handshake under it; a request that waited
+gets "HTTP wait_for_connection host:port" instead of http.getconn; and every
+request span links to the setup of the connection that served it, new or
+reused, with the connection's age and the number of requests it served. It
+suits clients whose connections outlive their requests (HTTP/2, keep-alive,
+dials that outlive a cancelled request); pair it with [InstrumentTransport]
+for an exact match of connections and setups.
+
+	tr := otelhooks.InstrumentTransport(&http.Transport{})
+	client := &http.Client{Transport: otelhooks.NewTransport(tr, otelhooks.WithConnectionSpans())}
+
 # Cost
 
 A request whose trace is not sampled gets no spans; it builds only the
@@ -107,6 +123,8 @@ net/http calls the hooks on its own goroutines, concurrently, and may call
 some after the request ended: a dial can outlive the request that started it.
 Each request's state is its own and is guarded; once the request has ended,
 later hooks are ignored, so no span is started that would stay open and no
-event reaches another request's spans.
+event reaches another request's spans. Under [WithConnectionSpans] the dial's
+hooks go on to its connection's setup, which belongs to no request and ends
+with the dial.
 */
 package otelhooks
