@@ -274,7 +274,7 @@ func slowTLSServer(t *testing.T) (srv *httptest.Server, base *http.Transport, he
 	return srv, base, hello, release
 }
 
-func TestConnSpansDialOutlivesCancelledRequest(t *testing.T) {
+func TestConnSpansDialOutlivesCanceledRequest(t *testing.T) {
 	for _, mode := range dialModes {
 		t.Run(mode.name, func(t *testing.T) {
 			e := newEnv(t)
@@ -553,7 +553,7 @@ func (e endSignal) OnEnd(s sdktrace.ReadOnlySpan) {
 func (endSignal) Shutdown(context.Context) error   { return nil }
 func (endSignal) ForceFlush(context.Context) error { return nil }
 
-func TestConnSpansOrphanDialCancelledByCloseIdleConnections(t *testing.T) {
+func TestConnSpansOrphanDialCanceledByCloseIdleConnections(t *testing.T) {
 	for _, mode := range dialModes {
 		t.Run(mode.name, func(t *testing.T) {
 			setupEnded := endSignal{prefix: "HTTP connection_setup ", ended: make(chan sdktrace.ReadOnlySpan, 1)}

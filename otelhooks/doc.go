@@ -91,7 +91,7 @@ gets "HTTP wait_for_connection host:port" instead of http.getconn; and every
 request span links to the setup of the connection that served it, new or
 reused, with the connection's age and the number of requests it served. It
 suits clients whose connections outlive their requests (HTTP/2, keep-alive,
-dials that outlive a cancelled request); pair it with [InstrumentTransport]
+dials that outlive a canceled request); pair it with [InstrumentTransport]
 for an exact match of connections and setups.
 
 	tr := otelhooks.InstrumentTransport(&http.Transport{})
