@@ -686,3 +686,35 @@ func TestConnSpansThroughProxy(t *testing.T) {
 		})
 	}
 }
+
+// TestDefaultModelLosesTheOrphanDial pins what WithConnectionSpans is for:
+// in the default model, the same run as TestConnSpansDialOutlivesCanceledRequest
+// leaves the handshake abandoned in the trace of the request that gave up,
+// and the request the connection served shows a wait with no cause.
+func TestDefaultModelLosesTheOrphanDial(t *testing.T) {
+	e := newEnv(t)
+	srv, base, hello, release := slowTLSServer(t)
+	client := e.client(base)
+
+	ctxA, cancelA := context.WithCancel(t.Context())
+	errA := make(chan error, 1)
+	go func() { errA <- send(ctxA, client, srv.URL) }()
+	<-hello
+	cancelA()
+	require.ErrorIs(t, <-errA, context.Canceled)
+	errB := make(chan error, 1)
+	go func() { errB <- send(t.Context(), client, srv.URL) }()
+	close(release)
+	require.NoError(t, <-errB)
+
+	spans := e.spans()
+	gets := named(spans, "GET")
+	require.Len(t, gets, 2)
+	handshake := one(t, spans, "http.tls")
+	assert.Equal(t, gets[0].SpanContext().TraceID(), handshake.SpanContext().TraceID(), "in the trace of the request that gave up")
+	assert.True(t, attrValue(t, handshake, "wiretrace.abandoned").AsBool(), "ended with that request, before the handshake did")
+	getconnB := named(children(spans, gets[1]), "http.getconn")
+	require.Len(t, getconnB, 1)
+	assert.Empty(t, children(spans, getconnB[0]), "B waited for a dial it shows nothing of")
+	assert.Empty(t, gets[1].Links())
+}
