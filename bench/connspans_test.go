@@ -9,6 +9,7 @@ import (
 	noopmetric "go.opentelemetry.io/otel/metric/noop"
 	"go.opentelemetry.io/otel/trace"
 
+	"github.com/wiretrace/wiretrace/internal/spantest"
 	"github.com/wiretrace/wiretrace/otelhooks"
 )
 
@@ -42,7 +43,7 @@ func connModelTransport(base *http.Transport, tp trace.TracerProvider, connSpans
 // BenchmarkConnModel measures a GET on a reused connection (setups K and
 // H2) under each connection model; run with -benchmem for the allocations.
 func BenchmarkConnModel(b *testing.B) {
-	tps := newProviders(discard{})
+	tps := newProviders(spantest.Discard{})
 	for _, s := range setups {
 		if !s.keepAlive {
 			continue
@@ -76,7 +77,7 @@ func BenchmarkConnModel(b *testing.B) {
 // the default model. Allocations, not time: they are stable on a loaded
 // machine.
 func TestConnModelCostsNoMoreOnReusedConnection(t *testing.T) {
-	tps := newProviders(discard{})
+	tps := newProviders(spantest.Discard{})
 	for _, s := range setups {
 		if !s.keepAlive {
 			continue
