@@ -155,7 +155,26 @@ type connRequest struct {
 	setupBuf [1]*connSetup
 	ended    bool // the request ended; its setups go on
 	direct   bool // the transport is an *http.Transport without a proxy
+	// ctx is the node of the request's context that leads InstrumentDialer
+	// to r, embedded so that it costs no allocation; set before the
+	// request is sent, read-only after.
+	ctx csCtx
 }
+
+// csCtx is a context node that answers dialKey with its request.
+type csCtx struct {
+	context.Context
+	r *request
+}
+
+func (c *csCtx) Value(key any) any {
+	if key == (dialKey{}) {
+		return c.r
+	}
+	return c.Context.Value(key)
+}
+
+func (c *csCtx) String() string { return "otelhooks.connRequest" }
 
 // dialKey is the context key under which a request of the model puts
 // itself, for InstrumentDialer to find the setup of the dial it runs.
@@ -179,7 +198,8 @@ func (r *request) csContext(ctx context.Context) context.Context {
 	if !r.csOn() {
 		return ctx
 	}
-	return context.WithValue(ctx, dialKey{}, r)
+	r.cs.ctx = csCtx{Context: ctx, r: r}
+	return &r.cs.ctx
 }
 
 // csGetConnLocked notes that the request asks for a connection. r.mu must be
