@@ -16,9 +16,9 @@ import (
 	metricnoop "go.opentelemetry.io/otel/metric/noop"
 	semconv "go.opentelemetry.io/otel/semconv/v1.43.0"
 	"go.opentelemetry.io/otel/semconv/v1.43.0/httpconv"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/wiretrace/wiretrace/internal/names"
-	"go.opentelemetry.io/otel/trace"
 )
 
 // DialFunc is the type of [net.Dialer.DialContext] and of

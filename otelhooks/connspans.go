@@ -5,6 +5,7 @@ import (
 	"crypto/tls"
 	"errors"
 	"net"
+	"net/http"
 	"runtime"
 	"slices"
 	"strconv"
@@ -153,8 +154,8 @@ type connRequest struct {
 	cur      *connSetup
 	setups   []*connSetup
 	setupBuf [1]*connSetup
-	ended    bool // the request ended; its setups go on
-	direct   bool // the transport is an *http.Transport without a proxy
+	ended    bool            // the request ended; its setups go on
+	base     *http.Transport // the transport, if it is one; read-only
 	// ctx is the node of the request's context that leads InstrumentDialer
 	// to r, embedded so that it costs no allocation; set before the
 	// request is sent, read-only after.
@@ -187,8 +188,9 @@ func (r *request) csOn() bool { return r.cs.reg != nil }
 // transport with WithConnectionSpans: r's dial hooks then call the cs ones
 // below, which report to the setups instead of to r's phases, and go on
 // after r ended.
-func (r *request) csInstall(reg *connRegistry, direct bool) {
-	r.cs.reg, r.cs.direct = reg, direct
+func (r *request) csInstall(reg *connRegistry, base http.RoundTripper) {
+	r.cs.reg = reg
+	r.cs.base, _ = base.(*http.Transport)
 	r.cs.setups = r.cs.setupBuf[:0]
 }
 
@@ -202,10 +204,14 @@ func (r *request) csContext(ctx context.Context) context.Context {
 	return &r.cs.ctx
 }
 
-// csGetConnLocked notes that the request asks for a connection. r.mu must be
-// held.
+// csGetConnLocked notes that the request asks for a connection. A request
+// that asks again before it got one (net/http retries an HTTP/2 stream on a
+// connection that could not take it) goes on waiting: its wait is one, from
+// the first ask. r.mu must be held.
 func (r *request) csGetConnLocked() {
-	r.cs.getConnAt, r.cs.waiting = time.Now(), true
+	if !r.cs.waiting {
+		r.cs.getConnAt, r.cs.waiting = time.Now(), true
+	}
 	r.cs.cur = nil // a dial of this attempt gets a setup of its own
 }
 
@@ -284,6 +290,13 @@ func (r *request) csWaitLocked(end time.Time, s *connSetup, link trace.Link, err
 // the setups its dials started that nothing is sure to end any more. r.mu
 // must be held.
 func (r *request) csFinishLocked(err error, errType string) {
+	// A request that fails waiting, its own context still live, got its
+	// dial's error: net/http hands a dial's failure to the request that
+	// started it only. That dial is over, whatever the hooks showed (a
+	// proxy that refused the CONNECT shows nothing).
+	if cur := r.cs.cur; cur != nil && err != nil && r.cs.waiting && r.parent.Err() == nil {
+		cur.dialFailed(err, errType)
+	}
 	if r.cs.waiting {
 		r.cs.waiting = false
 		if err == nil {
@@ -321,6 +334,28 @@ func (r *request) csSetup(accept func(*connSetup) bool, create bool) *connSetup 
 	return r.csNewSetupLocked()
 }
 
+// csHandshakes returns how many TLS handshakes a dial for r's request
+// makes, and the host of the proxy it goes through, if any: it asks the
+// transport's Proxy function, as net/http does for each request. For a
+// transport that is not an *http.Transport, it guesses the server's for
+// https, and none for http.
+func (r *request) csHandshakes() (n int, proxyHost string) {
+	if r.req.URL.Scheme == "https" {
+		n = 1
+	}
+	if r.cs.base == nil || r.cs.base.Proxy == nil {
+		return n, ""
+	}
+	u, err := r.cs.base.Proxy(r.req)
+	if err != nil || u == nil {
+		return n, ""
+	}
+	if u.Scheme == "https" {
+		n++
+	}
+	return n, u.Hostname()
+}
+
 // csNewSetupLocked starts the setup of a new dial of r's current attempt.
 // r.mu must be held.
 func (r *request) csNewSetupLocked() *connSetup {
@@ -328,15 +363,13 @@ func (r *request) csNewSetupLocked() *connSetup {
 	host, port := u.Hostname(), portNumber(u.Port(), u.Scheme)
 	hostPort := net.JoinHostPort(host, strconv.Itoa(port))
 	s := &connSetup{
-		tracer:    r.tracer,
-		reg:       r.cs.reg,
-		id:        connIDs.Add(1),
-		host:      host,
-		waitName:  waitConnSpanPrefix + hostPort,
-		direct:    r.cs.direct,
-		endAtTLS:  u.Scheme == "https",
-		endAtDial: u.Scheme == "http" && r.cs.direct,
+		tracer:   r.tracer,
+		reg:      r.cs.reg,
+		id:       connIDs.Add(1),
+		host:     host,
+		waitName: waitConnSpanPrefix + hostPort,
 	}
+	s.handshakes, s.proxyHost = r.csHandshakes()
 	s.ctx, s.span = r.tracer.Start(context.Background(), connSetupSpanPrefix+hostPort,
 		trace.WithNewRoot(),
 		trace.WithSpanKind(trace.SpanKindInternal),
@@ -431,14 +464,11 @@ type connSetup struct {
 	id       int64
 	host     string // server.address, the name TLS sends
 	waitName string // "HTTP wait_for_connection host:port"
-	// endAtTLS: the setup is over when the TLS handshake with the server
-	// is done (https; through an HTTPS proxy, the proxy's own handshake
-	// comes first, and is told apart by the name it sends). endAtDial: it
-	// is over when the dial is (plain HTTP, a direct *http.Transport).
-	// Otherwise (plain HTTP through a proxy, or a transport we do not
-	// know), it is over when a request gets the connection.
-	endAtTLS, endAtDial bool
-	direct              bool // an *http.Transport without a proxy
+	// handshakes is how many TLS handshakes the dial makes: the
+	// server's for https, and first an "https://" proxy's (proxyHost). The
+	// setup is over when the last is done; with none, when the dial is.
+	handshakes int
+	proxyHost  string
 
 	span trace.Span
 	ctx  context.Context
@@ -459,6 +489,7 @@ type connSetup struct {
 	local        net.Addr
 	tls          trace.Span
 	tlsStarted   bool
+	tlsOK        int    // handshakes that succeeded
 	tlsKey       string // the connection's TLS keying material, for pairing
 	h2           bool   // ALPN chose HTTP/2
 	ended        bool
@@ -591,7 +622,7 @@ func (s *connSetup) connectDone(network, addr string, err error) {
 			s.winner = addr
 		}
 		s.connected = true
-		if s.endAtDial && !s.instrumented {
+		if s.handshakes == 0 && !s.instrumented {
 			s.endLocked()
 		}
 		return
@@ -664,7 +695,7 @@ func (s *connSetup) dialDone(c net.Conn, err error) {
 		// A dialer that reports no connect attempt (not a net.Dialer).
 		s.winner = remote.String()
 	}
-	if s.endAtDial {
+	if s.handshakes == 0 {
 		s.endLocked()
 	}
 }
@@ -675,7 +706,11 @@ func (s *connSetup) tlsStart() {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.tlsStarted = true
-	_, s.tls = s.tracer.Start(s.ctx, tlsHandshakePrefix+s.host)
+	name := s.host
+	if s.handshakes > 1 && s.tlsOK == 0 {
+		name = s.proxyHost // the proxy's, before the server's through it
+	}
+	_, s.tls = s.tracer.Start(s.ctx, tlsHandshakePrefix+name)
 }
 
 func (s *connSetup) tlsDone(cs *tls.ConnectionState, err error) {
@@ -690,17 +725,15 @@ func (s *connSetup) tlsDone(cs *tls.ConnectionState, err error) {
 	}
 	span.SetAttributes(tlsAttrs(make([]attribute.KeyValue, 0, 10), cs)...)
 	span.End()
+	s.tlsOK++
+	if s.tlsOK < s.handshakes {
+		return // the proxy's: the server's comes next
+	}
 	s.h2 = cs.NegotiatedProtocol == "h2"
 	if !s.instrumented {
 		s.tlsKey = keyingMaterial(cs)
 	}
-	// A direct transport makes one handshake; through a proxy, the
-	// server's is the one that sends the server's name.
-	if s.endAtTLS && (s.direct || cs.ServerName == s.host || (cs.ServerName == "" && isIP(s.host))) {
-		s.endLocked()
-		return
-	}
-	s.endIfStalledLocked()
+	s.endLocked()
 }
 
 // keyingMaterial returns a secret of the TLS connection of cs that no other
@@ -771,6 +804,20 @@ func (s *connSetup) requestEnded(err error, errType string) {
 	s.abandonLocked()
 }
 
+// dialFailed ends the setup, if it goes on, as failed with the error of the
+// round trip its dial failed.
+func (s *connSetup) dialFailed(err error, errType string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.ended {
+		return
+	}
+	s.ended = true
+	s.span.SetAttributes(semconv.ErrorTypeKey.String(errType))
+	s.span.SetStatus(codes.Error, err.Error())
+	s.span.End()
+}
+
 // endIfStalledLocked ends the setup, abandoned, once its request ended and
 // nothing is sure to end it any more.
 func (s *connSetup) endIfStalledLocked() {
@@ -787,7 +834,7 @@ func (s *connSetup) abandonLocked() {
 
 // stalledLocked reports whether no hook is sure to come that would end the
 // setup: no lookup, attempt or handshake is open, and the dial has not
-// connected on its way to a TLS handshake of a direct transport. A dial that
+// connected on its way to a TLS handshake. A dial that
 // InstrumentDialer runs is never stalled before it returns.
 func (s *connSetup) stalledLocked() bool {
 	if s.dns != nil || s.tls != nil {
@@ -801,8 +848,8 @@ func (s *connSetup) stalledLocked() bool {
 	if s.instrumented && !s.dialReturned {
 		return false
 	}
-	if s.connected && s.endAtTLS && !s.tlsStarted {
-		return false
+	if s.connected && s.tlsOK < s.handshakes {
+		return false // net/http goes on to the next handshake
 	}
 	return true
 }
@@ -853,7 +900,7 @@ func (g *connRegistry) lookup(c net.Conn, own []*connSetup) *connSetup {
 	if c == nil {
 		return nil
 	}
-	if ic := instrumentedConnOf(c); ic != nil {
+	if ic := setupConnOf(c); ic != nil {
 		return ic.setup
 	}
 	g.mu.Lock()
@@ -897,6 +944,20 @@ func (g *connRegistry) lookup(c net.Conn, own []*connSetup) *connSetup {
 	}
 	g.pairLocked(c, found)
 	return found
+}
+
+// setupConnOf returns the instrumented connection under c, through every
+// TLS layer (an "https://" proxy's, then the server's through it), or nil.
+func setupConnOf(c net.Conn) *instrumentedConn {
+	for {
+		tc, ok := c.(*tls.Conn)
+		if !ok {
+			break
+		}
+		c = tc.NetConn()
+	}
+	ic, _ := c.(*instrumentedConn)
+	return ic
 }
 
 // weakTLSConn and weakTCPConn key the registry's connections without keeping

@@ -241,7 +241,11 @@ func TestConnSpansHTTP2ManyStreamsOneConnection(t *testing.T) {
 			for i, v := range served {
 				assert.Equal(t, int64(i+1), v, "each stream is counted once")
 			}
-			assert.NotEmpty(t, prefixed(first, "HTTP wait_for_connection "), "the first streams waited for the dial")
+			if !assert.NotEmpty(t, prefixed(first, "HTTP wait_for_connection "), "the first streams waited for the dial") {
+				for _, g := range named(first, "GET") {
+					t.Logf("%v %v", attrs(g), eventNames(g))
+				}
+			}
 			assert.Empty(t, prefixed(second, "HTTP wait_for_connection "), "an HTTP/2 connection in use is ready")
 		})
 	}
@@ -717,4 +721,61 @@ func TestDefaultModelLosesTheOrphanDial(t *testing.T) {
 	require.Len(t, getconnB, 1)
 	assert.Empty(t, children(spans, getconnB[0]), "B waited for a dial it shows nothing of")
 	assert.Empty(t, gets[1].Links())
+}
+
+func TestConnSpansThroughTestnetProxy(t *testing.T) {
+	tests := []struct {
+		name       string
+		tlsProxy   bool
+		status     int
+		wantTLS    []string
+		wantFailed bool
+	}{
+		{name: "http proxy", wantTLS: []string{"TLS client handshake 127.0.0.1"}},
+		{name: "https proxy", tlsProxy: true, wantTLS: []string{"TLS client handshake 127.0.0.2", "TLS client handshake 127.0.0.1"}},
+		{name: "CONNECT refused", status: http.StatusForbidden, wantFailed: true},
+	}
+	for _, tt := range tests {
+		for _, mode := range dialModes {
+			t.Run(tt.name+"/"+mode.name, func(t *testing.T) {
+				e := newEnv(t)
+				ca := testnet.NewCA(t, "wiretrace test CA")
+				srv := httptest.NewUnstartedServer(http.HandlerFunc(testnet.OK))
+				srv.TLS = &tls.Config{Certificates: []tls.Certificate{ca.Leaf(t, "localhost", "localhost", "127.0.0.1")}}
+				srv.Config.ErrorLog = testnet.QuietLog()
+				srv.StartTLS()
+				t.Cleanup(srv.Close)
+				var proxy *testnet.Proxy
+				scheme := "http://"
+				if tt.tlsProxy {
+					proxy, scheme = testnet.NewTLSProxy(t, ca.Leaf(t, "proxy", "127.0.0.2")), "https://"
+				} else {
+					proxy = testnet.NewProxy(t)
+				}
+				if tt.status != 0 {
+					proxy.Status = tt.status
+				}
+				proxyURL, err := url.Parse(scheme + proxy.Addr())
+				require.NoError(t, err)
+				base := &http.Transport{TLSClientConfig: &tls.Config{RootCAs: ca.Pool()}, Proxy: http.ProxyURL(proxyURL)}
+				t.Cleanup(base.CloseIdleConnections)
+				client := e.connClient(base, mode.instrument)
+
+				err = send(t.Context(), client, srv.URL)
+				spans := e.spans()
+				setup := one(t, spans, "HTTP connection_setup "+srv.Listener.Addr().String())
+				assert.Empty(t, named(spans, "http.proxy_connect"), "the CONNECT is inside the setup")
+				if tt.wantFailed {
+					require.Error(t, err)
+					assert.Equal(t, codes.Error, setup.Status().Code)
+					assert.Empty(t, one(t, spans, "GET").Links())
+					return
+				}
+				require.NoError(t, err)
+				want := append([]string{"socket connect " + proxy.Addr()}, tt.wantTLS...)
+				assertSetupOK(t, spans, setup, want...)
+				linkTo(t, one(t, spans, "GET"), setup)
+			})
+		}
+	}
 }

@@ -240,7 +240,9 @@ func (r *request) recordProxyConnect(start, end time.Time, status int, err error
 		// whatever comes next.
 		r.connects[p.dial].carriedProxy = true
 	}
-	if !r.recording {
+	if !r.recording || r.csOn() {
+		// WithConnectionSpans: the exchange is part of the connection's
+		// setup, between its socket connect and its TLS handshake.
 		return
 	}
 	attrs := r.attrs()

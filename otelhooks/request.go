@@ -234,7 +234,7 @@ func newRequest(parent context.Context, cfg *config, tracer trace.Tracer, span t
 	if t != nil && t.conns != nil && req != nil {
 		// WithConnectionSpans: the dial hooks report to connection
 		// setups, which outlive r.
-		r.csInstall(t.conns, t.direct)
+		r.csInstall(t.conns, t.base)
 	}
 	return r
 }
