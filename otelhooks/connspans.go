@@ -20,6 +20,7 @@ import (
 	"go.opentelemetry.io/otel/trace"
 
 	"github.com/wiretrace/wiretrace/clienttrace"
+	"github.com/wiretrace/wiretrace/internal/names"
 )
 
 // This file is the connection model of WithConnectionSpans: the spans of the
@@ -84,18 +85,18 @@ func WithConnectionSpans() Option {
 // Span names and attribute keys of the connection model; docs/spans.md
 // lists them.
 const (
-	connSetupSpanPrefix = "HTTP connection_setup "
-	waitConnSpanPrefix  = "HTTP wait_for_connection "
-	dnsLookupPrefix     = "DNS lookup "
-	socketConnectPrefix = "socket connect "
-	tlsHandshakePrefix  = "TLS client handshake "
+	connSetupSpanPrefix = names.SpanConnSetupPrefix
+	waitConnSpanPrefix  = names.SpanWaitConnPrefix
+	dnsLookupPrefix     = names.SpanDNSLookupPrefix
+	socketConnectPrefix = names.SpanSocketConnectPrefix
+	tlsHandshakePrefix  = names.SpanTLSHandshakePrefix
 
-	eventWaitConnStart = "http.wait_for_connection.start"
-	eventWaitConnDone  = "http.wait_for_connection.done"
+	eventWaitConnStart = names.EventWaitConnStart
+	eventWaitConnDone  = names.EventWaitConnDone
 
-	connIDKey       = attribute.Key("wiretrace.conn.id")
-	connAgeKey      = attribute.Key("wiretrace.conn.age_s")
-	connRequestsKey = attribute.Key("wiretrace.conn.requests")
+	connIDKey       = attribute.Key(names.AttrConnID)
+	connAgeKey      = attribute.Key(names.AttrConnAge)
+	connRequestsKey = attribute.Key(names.AttrConnRequests)
 )
 
 // connIDs numbers the connection setups of the process, from 1.

@@ -9,7 +9,10 @@ import (
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/codes"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
+	semconv "go.opentelemetry.io/otel/semconv/v1.43.0"
 	"go.opentelemetry.io/otel/trace"
+
+	"github.com/wiretrace/wiretrace/internal/names"
 )
 
 // This file draws otelhooks' connection model (WithConnectionSpans): each
@@ -20,11 +23,11 @@ import (
 
 // Span name prefixes of the connection model.
 const (
-	connSetupPrefix    = "HTTP connection_setup "
-	waitConnPrefix     = "HTTP wait_for_connection "
-	dnsLookupPrefix    = "DNS lookup "
-	socketPrefix       = "socket connect "
-	tlsHandshakePrefix = "TLS client handshake "
+	connSetupPrefix    = names.SpanConnSetupPrefix
+	waitConnPrefix     = names.SpanWaitConnPrefix
+	dnsLookupPrefix    = names.SpanDNSLookupPrefix
+	socketPrefix       = names.SpanSocketConnectPrefix
+	tlsHandshakePrefix = names.SpanTLSHandshakePrefix
 )
 
 // linkedPrefix begins the name of a linked setup's row.
@@ -133,26 +136,26 @@ func connModelFacts(n *node, add func(text, style string)) {
 	a := n.attrs
 	switch {
 	case n.linked:
-		if id, ok := a.int("wiretrace.conn.id"); ok {
+		if id, ok := a.int(names.AttrConnID); ok {
 			add("conn #"+strconv.FormatInt(id, 10), styleDim)
 		}
-		if r, ok := a.int("wiretrace.conn.requests"); ok {
+		if r, ok := a.int(names.AttrConnRequests); ok {
 			add("request #"+strconv.FormatInt(r, 10), styleDim)
 		}
-		if v, ok := a.get("wiretrace.conn.age_s"); ok && v.Type() == attribute.FLOAT64 {
+		if v, ok := a.get(names.AttrConnAge); ok && v.Type() == attribute.FLOAT64 {
 			if s := v.AsFloat64(); !math.IsNaN(s) && s >= 0 && s < 1e9 {
 				add("age "+fmtDur(time.Duration(s*float64(time.Second))), styleDim)
 			}
 		}
 	case strings.HasPrefix(n.name, connSetupPrefix):
-		if id, ok := a.int("wiretrace.conn.id"); ok {
+		if id, ok := a.int(names.AttrConnID); ok {
 			add("conn #"+strconv.FormatInt(id, 10), styleNone)
 		}
-		if p := a.str("network.peer.address"); p != "" {
+		if p := a.str(semconv.NetworkPeerAddressKey); p != "" {
 			add("→ "+p, styleNone)
 		}
 	case strings.HasPrefix(n.name, dnsLookupPrefix):
-		if v, ok := a.get("dns.answers"); ok {
+		if v, ok := a.get(semconv.DNSAnswersKey); ok {
 			if answers := v.AsStringSlice(); len(answers) > 0 {
 				text := "→ " + answers[0]
 				if len(answers) > 1 {
@@ -162,7 +165,7 @@ func connModelFacts(n *node, add func(text, style string)) {
 			}
 		}
 	case strings.HasPrefix(n.name, socketPrefix):
-		if winner, ok := a.bool("wiretrace.connect.winner"); ok {
+		if winner, ok := a.bool(names.AttrConnectWinner); ok {
 			switch {
 			case winner:
 				add("✓ winner", styleGreen)
@@ -171,11 +174,11 @@ func connModelFacts(n *node, add func(text, style string)) {
 			}
 		}
 	case strings.HasPrefix(n.name, tlsHandshakePrefix):
-		if v := a.str("tls.protocol.version"); v != "" {
+		if v := a.str(semconv.TLSProtocolVersionKey); v != "" {
 			add("TLS "+v, styleNone)
 		}
-		add(a.str("tls.next_protocol"), styleNone)
-		if r, _ := a.bool("tls.resumed"); r {
+		add(a.str(semconv.TLSNextProtocolKey), styleNone)
+		if r, _ := a.bool(semconv.TLSResumedKey); r {
 			add("resumed", styleNone)
 		}
 	}

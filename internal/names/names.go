@@ -98,6 +98,26 @@ const (
 	AttrResponseHeaderPrefix = "http.response.header."
 )
 
+// The connection model of otelhooks.WithConnectionSpans: the span names of
+// the semantic conventions' .NET network traces, as prefixes (the host and
+// port, or the address, follow), the events of the wait under
+// WithoutSubSpans, and the attributes of a request's link to the setup of
+// its connection (also on the setup span: AttrConnID).
+const (
+	SpanConnSetupPrefix     = "HTTP connection_setup "
+	SpanWaitConnPrefix      = "HTTP wait_for_connection "
+	SpanDNSLookupPrefix     = "DNS lookup "
+	SpanSocketConnectPrefix = "socket connect "
+	SpanTLSHandshakePrefix  = "TLS client handshake "
+
+	EventWaitConnStart = "http.wait_for_connection.start"
+	EventWaitConnDone  = "http.wait_for_connection.done"
+
+	AttrConnID       = "wiretrace.conn.id"
+	AttrConnAge      = "wiretrace.conn.age_s"
+	AttrConnRequests = "wiretrace.conn.requests"
+)
+
 // Attribute values.
 const (
 	// BodyDoneClosed is the AttrBodyDone value of a body closed before its
