@@ -3,6 +3,7 @@ package otelhooks_test
 import (
 	"context"
 	"crypto/tls"
+	"errors"
 	"io"
 	"log"
 	"net"
@@ -12,6 +13,7 @@ import (
 	"net/http/httputil"
 	"net/netip"
 	"net/url"
+	"runtime"
 	"slices"
 	"strconv"
 	"strings"
@@ -777,5 +779,84 @@ func TestConnSpansThroughTestnetProxy(t *testing.T) {
 				linkTo(t, one(t, spans, "GET"), setup)
 			})
 		}
+	}
+}
+
+// waitUntilGetConnBlocks returns once some goroutine waits in net/http's
+// getConn for a connection: the only way to know that a request is queued
+// for a busy connection, short of a hook net/http does not have.
+func waitUntilGetConnBlocks(t *testing.T) {
+	t.Helper()
+	buf := make([]byte, 1<<20)
+	for t.Context().Err() == nil {
+		n := runtime.Stack(buf, true)
+		for g := range strings.SplitSeq(string(buf[:n]), "\n\n") {
+			if strings.Contains(g, "[select") && strings.Contains(g, "net/http.(*Transport).getConn(") {
+				return
+			}
+		}
+		runtime.Gosched()
+	}
+	t.Fatal("no request waits for a connection")
+}
+
+// TestConnSpansWaitForBusyConnection is the conventions' third example: the
+// request waits for a connection that other requests use, and its wait span
+// links to that connection's setup, long over.
+func TestConnSpansWaitForBusyConnection(t *testing.T) {
+	for _, mode := range dialModes {
+		t.Run(mode.name, func(t *testing.T) {
+			e := newEnv(t)
+			arrived, release := make(chan struct{}), make(chan struct{})
+			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				if r.URL.Path == "/hold" {
+					close(arrived)
+					<-release
+				}
+				testnet.OK(w, r)
+			}))
+			defer srv.Close()
+			base := &http.Transport{MaxConnsPerHost: 1}
+			defer base.CloseIdleConnections()
+			client := e.connClient(base, mode.instrument)
+
+			// Each body is read to its end, so that the connection is
+			// kept (closing it unread would close the connection).
+			fetch := func(target string) error {
+				req, err := http.NewRequestWithContext(t.Context(), http.MethodGet, target, nil)
+				if err != nil {
+					return err
+				}
+				resp, err := client.Do(req)
+				if err != nil {
+					return err
+				}
+				_, err = io.Copy(io.Discard, resp.Body)
+				return errors.Join(err, resp.Body.Close())
+			}
+			errA := make(chan error, 1)
+			go func() { errA <- fetch(srv.URL + "/hold") }()
+			<-arrived // A holds the only connection
+			errB := make(chan error, 1)
+			go func() { errB <- fetch(srv.URL + "/") }()
+			waitUntilGetConnBlocks(t) // B is queued for it
+			close(release)
+			require.NoError(t, <-errA)
+			require.NoError(t, <-errB)
+
+			spans := e.spans()
+			setup := one(t, spans, "HTTP connection_setup "+srv.Listener.Addr().String())
+			gets := named(spans, "GET")
+			require.Len(t, gets, 2)
+			getB := gets[1]
+			assert.Equal(t, int64(2), linkTo(t, getB, setup)["wiretrace.conn.requests"].AsInt64())
+			wait := one(t, children(spans, getB), "HTTP wait_for_connection "+srv.Listener.Addr().String())
+			linkTo(t, wait, setup)
+			assert.True(t, wait.StartTime().After(setup.EndTime()), "the connection was set up long before")
+			// The connection goes back to the pool when net/http reads the
+			// end of A's body, just before A's span ends.
+			receiveA := one(t, children(spans, gets[0]), "http.receive")
+			assert.False(t, wait.EndTime().Before(receiveA.StartTime()), "B got it once A's response came")
+		})
 	}
 }
