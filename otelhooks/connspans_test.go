@@ -860,3 +860,22 @@ func TestConnSpansWaitForBusyConnection(t *testing.T) {
 		})
 	}
 }
+
+func TestConnSpansWithoutRequestSpanLinksTheSpanInTheContext(t *testing.T) {
+	e := newEnv(t)
+	srv := httptest.NewServer(http.HandlerFunc(testnet.OK))
+	defer srv.Close()
+	base := &http.Transport{}
+	defer base.CloseIdleConnections()
+	client := e.connClient(base, true, otelhooks.WithoutRequestSpan())
+	ctx, outer := e.root(t.Context())
+	get(t, ctx, client, srv.URL)
+	outer.End()
+
+	spans := e.spans()
+	setup := one(t, spans, "HTTP connection_setup "+srv.Listener.Addr().String())
+	root := one(t, spans, "root")
+	linkTo(t, root, setup)
+	assert.Contains(t, childrenOf(spans, root), "HTTP wait_for_connection "+srv.Listener.Addr().String())
+	assert.Empty(t, named(spans, "GET"))
+}
