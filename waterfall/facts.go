@@ -40,7 +40,7 @@ func label(n, parent *node) []seg {
 	case n.name == names.SpanSend, n.name == names.SpanWait:
 		// The bar says it all.
 	case n.linked || isConnModel(n.name):
-		connModelFacts(n, l.add) // links.go
+		connModelFacts(n, parent, l.add) // links.go
 	case isRequest(n):
 		l.request()
 	default:

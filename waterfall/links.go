@@ -131,8 +131,10 @@ func isConnModel(name string) bool {
 }
 
 // connModelFacts adds the facts of a span of the connection model; the
-// host and port are in the names already.
-func connModelFacts(n *node, add func(text, style string)) {
+// host and port are in the names already. parent is the row n hangs under,
+// or nil: the kernel's view of the connection, which otelhooks puts on the
+// request span, goes on the linked setup's row.
+func connModelFacts(n, parent *node, add func(text, style string)) {
 	a := n.attrs
 	switch {
 	case n.linked:
@@ -146,6 +148,9 @@ func connModelFacts(n *node, add func(text, style string)) {
 			if s := v.AsFloat64(); !math.IsNaN(s) && s >= 0 && s < 1e9 {
 				add("age "+fmtDur(time.Duration(s*float64(time.Second))), styleDim)
 			}
+		}
+		if parent != nil && isRequest(parent) {
+			add(tcpFacts(parent.attrs), styleDim)
 		}
 	case strings.HasPrefix(n.name, connSetupPrefix):
 		if id, ok := a.int(names.AttrConnID); ok {

@@ -139,3 +139,20 @@ func TestJSONLinks(t *testing.T) {
 	assert.Equal(t, 3, withLinks, "two requests and one wait")
 	assert.Positive(t, without)
 }
+
+func TestLinkedSetupCarriesTheConnectionsTCPFacts(t *testing.T) {
+	spans := connModel()
+	setup := tracetest.SpanStubFromReadOnlySpan(spans[0])
+	req := newFixture(0xa3)
+	r := req.request(nil, "GET", "https://example.com/", "example.com", 443, 0, 10,
+		attribute.Float64("wiretrace.tcp.rtt_s", 0.000029),
+		attribute.Float64("wiretrace.tcp.rtt_var_s", 0.000016),
+		attribute.Int("wiretrace.tcp.retransmits", 0),
+		attribute.Int("wiretrace.tcp.snd_cwnd", 10))
+	r.Links = []sdktrace.Link{{SpanContext: setup.SpanContext}}
+	var buf bytes.Buffer
+	exp := waterfall.NewExporter(&buf, waterfall.WithWidth(140), waterfall.WithColor(false))
+	require.NoError(t, exp.ExportSpans(context.Background(), append(spans[:5:5], req.spans()...)))
+	require.NoError(t, exp.Shutdown(context.Background()))
+	assert.Regexp(t, `↗ setup, linked example\.com:443 conn #7 rtt 29µs`, buf.String())
+}
