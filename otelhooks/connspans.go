@@ -319,9 +319,10 @@ func (r *request) csHostPort() string {
 }
 
 // csSetup returns the setup a dial hook of r reports to: the newest setup
-// of r that accept says takes it, or, if create, a new one. It locks r.mu
-// only to read r's setups: dial hooks go on after r ended.
-func (r *request) csSetup(accept func(*connSetup) bool, create bool) *connSetup {
+// of r that accept says takes it, or, if create is not zero, a new one started
+// then. It locks r.mu only to read r's setups: dial hooks go on after r
+// ended.
+func (r *request) csSetup(accept func(*connSetup) bool, create time.Time) *connSetup {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	for i := len(r.cs.setups) - 1; i >= 0; i-- {
@@ -329,10 +330,10 @@ func (r *request) csSetup(accept func(*connSetup) bool, create bool) *connSetup 
 			return s
 		}
 	}
-	if !create {
+	if create.IsZero() {
 		return nil
 	}
-	return r.csNewSetupLocked()
+	return r.csNewSetupLocked(create)
 }
 
 // csHandshakes returns how many TLS handshakes a dial for r's request
@@ -357,9 +358,9 @@ func (r *request) csHandshakes() (n int, proxyHost string) {
 	return n, u.Hostname()
 }
 
-// csNewSetupLocked starts the setup of a new dial of r's current attempt.
-// r.mu must be held.
-func (r *request) csNewSetupLocked() *connSetup {
+// csNewSetupLocked starts the setup of a new dial of r's current attempt at
+// the time at. r.mu must be held.
+func (r *request) csNewSetupLocked(at time.Time) *connSetup {
 	u := r.req.URL
 	host, port := u.Hostname(), portNumber(u.Port(), u.Scheme)
 	hostPort := net.JoinHostPort(host, strconv.Itoa(port))
@@ -373,6 +374,7 @@ func (r *request) csNewSetupLocked() *connSetup {
 	s.handshakes, s.proxyHost = r.csHandshakes()
 	s.ctx, s.span = r.tracer.Start(context.Background(), connSetupSpanPrefix+hostPort,
 		trace.WithNewRoot(),
+		trace.WithTimestamp(at),
 		trace.WithSpanKind(trace.SpanKindInternal),
 		trace.WithAttributes(
 			semconv.ServerAddress(host),
@@ -390,11 +392,12 @@ func (r *request) csNewSetupLocked() *connSetup {
 // csDialStart is called by InstrumentDialer when a dial of r begins: it
 // returns the setup the dial reports to, started now.
 func (r *request) csDialStart() *connSetup {
+	now := time.Now()
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	s := r.cs.cur
 	if s == nil || s.dialing() {
-		s = r.csNewSetupLocked()
+		s = r.csNewSetupLocked(now)
 	}
 	s.mu.Lock()
 	s.instrumented = true
@@ -406,15 +409,17 @@ func (r *request) csDialStart() *connSetup {
 // new one; those that end something, to the setup where it is open.
 
 func (r *request) csDNSStart(info clienttrace.DNSStartInfo) {
+	now := time.Now() // before any lock, as the default model's hooks
 	r.csMeter(func(m *requestMeter) { m.dnsStarted(info.Host) })
-	s := r.csSetup(func(s *connSetup) bool { return s == r.cs.cur && s.acceptsDNS() }, true)
-	s.dnsStart(info.Host)
+	s := r.csSetup(func(s *connSetup) bool { return s == r.cs.cur && s.acceptsDNS() }, now)
+	s.dnsStart(info.Host, now)
 }
 
 func (r *request) csDNSDone(info clienttrace.DNSDoneInfo) {
+	now := time.Now()
 	r.csMeter(func(m *requestMeter) { m.dnsDone(info.Err) })
-	if s := r.csSetup((*connSetup).dnsOpen, false); s != nil {
-		s.dnsDone(info)
+	if s := r.csSetup((*connSetup).dnsOpen, time.Time{}); s != nil {
+		s.dnsDone(info, now)
 	}
 }
 
@@ -422,25 +427,29 @@ func (r *request) csConnectStart(network, addr string) {
 	// One dial per attempt: every attempt of the current one belongs to
 	// its setup, even one that Happy Eyeballs starts after the winner
 	// connected.
-	s := r.csSetup(func(s *connSetup) bool { return s == r.cs.cur }, true)
-	s.connectStart(network, addr)
+	now := time.Now()
+	s := r.csSetup(func(s *connSetup) bool { return s == r.cs.cur }, now)
+	s.connectStart(network, addr, now)
 }
 
 func (r *request) csConnectDone(network, addr string, err error) {
-	s := r.csSetup(func(s *connSetup) bool { return s.connectOpen(network, addr) }, false)
+	now := time.Now()
+	s := r.csSetup(func(s *connSetup) bool { return s.connectOpen(network, addr) }, time.Time{})
 	if s != nil {
-		s.connectDone(network, addr, err)
+		s.connectDone(network, addr, err, now)
 	}
 }
 
 func (r *request) csTLSStart() {
-	s := r.csSetup(func(s *connSetup) bool { return s == r.cs.cur && s.acceptsTLS() }, true)
-	s.tlsStart()
+	now := time.Now()
+	s := r.csSetup(func(s *connSetup) bool { return s == r.cs.cur && s.acceptsTLS() }, now)
+	s.tlsStart(now)
 }
 
 func (r *request) csTLSDone(cs tls.ConnectionState, err error) {
-	if s := r.csSetup((*connSetup).tlsOpen, false); s != nil {
-		s.tlsDone(&cs, err)
+	now := time.Now()
+	if s := r.csSetup((*connSetup).tlsOpen, time.Time{}); s != nil {
+		s.tlsDone(&cs, err, now)
 	}
 }
 
@@ -555,20 +564,20 @@ func (s *connSetup) tlsOpen() bool {
 	return s.tls != nil
 }
 
-func (s *connSetup) dnsStart(host string) {
+func (s *connSetup) dnsStart(host string, at time.Time) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	_, s.dns = s.tracer.Start(s.ctx, dnsLookupPrefix+host, trace.WithAttributes(semconv.DNSQuestionName(host)))
+	_, s.dns = s.tracer.Start(s.ctx, dnsLookupPrefix+host, trace.WithTimestamp(at), trace.WithAttributes(semconv.DNSQuestionName(host)))
 }
 
-func (s *connSetup) dnsDone(info clienttrace.DNSDoneInfo) {
+func (s *connSetup) dnsDone(info clienttrace.DNSDoneInfo, at time.Time) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	span := s.dns
 	s.dns, s.dnsFinished = nil, true
 	if info.Err != nil {
-		endFailed(span, info.Err)
-		s.failLocked(info.Err)
+		endFailed(span, info.Err, at)
+		s.failLocked(info.Err, at)
 		return
 	}
 	answers := make([]string, len(info.Addrs))
@@ -577,10 +586,10 @@ func (s *connSetup) dnsDone(info clienttrace.DNSDoneInfo) {
 	}
 	s.dnsAnswers = len(answers)
 	span.SetAttributes(semconv.DNSAnswers(answers...))
-	span.End()
+	span.End(trace.WithTimestamp(at))
 }
 
-func (s *connSetup) connectStart(network, addr string) {
+func (s *connSetup) connectStart(network, addr string, at time.Time) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	attrs := make([]attribute.KeyValue, 0, 4)
@@ -589,11 +598,11 @@ func (s *connSetup) connectStart(network, addr string) {
 		attrs = append(attrs, semconv.NetworkTypeKey.String(t))
 	}
 	attrs = appendPeer(attrs, addr)
-	_, span := s.tracer.Start(s.ctx, socketConnectPrefix+addr, trace.WithAttributes(attrs...))
+	_, span := s.tracer.Start(s.ctx, socketConnectPrefix+addr, trace.WithTimestamp(at), trace.WithAttributes(attrs...))
 	s.connects = append(s.connects, setupConnect{span: span, network: network, addr: addr, open: true})
 }
 
-func (s *connSetup) connectDone(network, addr string, err error) {
+func (s *connSetup) connectDone(network, addr string, err error, at time.Time) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	for i := range s.connects {
@@ -603,13 +612,13 @@ func (s *connSetup) connectDone(network, addr string, err error) {
 		}
 		if err != nil {
 			c.open = false
-			endFailed(c.span, err)
+			endFailed(c.span, err, at)
 			s.failed++
 			s.lastErr = err
-			s.checkFailedLocked()
+			s.checkFailedLocked(at)
 			return
 		}
-		c.connected, c.doneAt = true, time.Now()
+		c.connected, c.doneAt = true, at
 		switch {
 		case s.instrumented && !s.dialReturned:
 			// The dialer tells the winner when the dial returns.
@@ -624,7 +633,7 @@ func (s *connSetup) connectDone(network, addr string, err error) {
 		}
 		s.connected = true
 		if s.handshakes == 0 && !s.instrumented {
-			s.endLocked()
+			s.endLocked(at)
 		}
 		return
 	}
@@ -634,7 +643,7 @@ func (s *connSetup) connectDone(network, addr string, err error) {
 // and none can follow: every address the lookup gave was tried, or the last
 // failure was a cancellation. A dial that InstrumentDialer runs reports its
 // failure itself.
-func (s *connSetup) checkFailedLocked() {
+func (s *connSetup) checkFailedLocked(at time.Time) {
 	if s.instrumented || s.connected || s.ended {
 		return
 	}
@@ -648,7 +657,7 @@ func (s *connSetup) checkFailedLocked() {
 		expected = s.dnsAnswers
 	}
 	if s.failed >= expected || errorType(s.lastErr) == "canceled" {
-		s.failLocked(s.lastErr)
+		s.failLocked(s.lastErr, at)
 		return
 	}
 	s.endIfStalledLocked()
@@ -666,6 +675,7 @@ func (s *connSetup) dialDone(c net.Conn, err error) {
 	if s == nil {
 		return
 	}
+	now := time.Now()
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.dialReturned = true
@@ -689,7 +699,7 @@ func (s *connSetup) dialDone(c net.Conn, err error) {
 		s.endConnectLocked(cn, won)
 	}
 	if err != nil {
-		s.failLocked(err)
+		s.failLocked(err, now)
 		return
 	}
 	if s.winner == "" && remote != nil {
@@ -697,13 +707,13 @@ func (s *connSetup) dialDone(c net.Conn, err error) {
 		s.winner = remote.String()
 	}
 	if s.handshakes == 0 {
-		s.endLocked()
+		s.endLocked(now)
 	}
 }
 
 var errNilConn = errors.New("otelhooks: the dialer returned no connection and no error")
 
-func (s *connSetup) tlsStart() {
+func (s *connSetup) tlsStart(at time.Time) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.tlsStarted = true
@@ -711,21 +721,21 @@ func (s *connSetup) tlsStart() {
 	if s.handshakes > 1 && s.tlsOK == 0 {
 		name = s.proxyHost // the proxy's, before the server's through it
 	}
-	_, s.tls = s.tracer.Start(s.ctx, tlsHandshakePrefix+name)
+	_, s.tls = s.tracer.Start(s.ctx, tlsHandshakePrefix+name, trace.WithTimestamp(at))
 }
 
-func (s *connSetup) tlsDone(cs *tls.ConnectionState, err error) {
+func (s *connSetup) tlsDone(cs *tls.ConnectionState, err error, at time.Time) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	span := s.tls
 	s.tls = nil
 	if err != nil {
-		endFailed(span, err)
-		s.failLocked(err)
+		endFailed(span, err, at)
+		s.failLocked(err, at)
 		return
 	}
 	span.SetAttributes(tlsAttrs(make([]attribute.KeyValue, 0, 10), cs)...)
-	span.End()
+	span.End(trace.WithTimestamp(at))
 	s.tlsOK++
 	if s.tlsOK < s.handshakes {
 		return // the proxy's: the server's comes next
@@ -734,7 +744,7 @@ func (s *connSetup) tlsDone(cs *tls.ConnectionState, err error) {
 	if !s.instrumented {
 		s.tlsKey = keyingMaterial(cs)
 	}
-	s.endLocked()
+	s.endLocked(at)
 }
 
 // keyingMaterial returns a secret of the TLS connection of cs that no other
@@ -748,26 +758,27 @@ func keyingMaterial(cs *tls.ConnectionState) string {
 	return string(b)
 }
 
-// failLocked ends the setup as failed with err.
-func (s *connSetup) failLocked(err error) {
+// failLocked ends the setup as failed with err at the time at.
+func (s *connSetup) failLocked(err error, at time.Time) {
 	if s.ended {
 		return
 	}
 	s.ended = true
 	s.span.SetAttributes(semconv.ErrorTypeKey.String(errorType(err)))
 	s.span.SetStatus(codes.Error, err.Error())
-	s.span.End()
+	s.span.End(trace.WithTimestamp(at))
 }
 
 // endLocked ends the setup: the connection is ready. If a request got the
 // connection before its setup was seen to end (through a proxy), it ends
-// then. An uninstrumented setup nobody claimed yet is kept for lookup.
-func (s *connSetup) endLocked() {
+// then. It ends at the time at. An uninstrumented setup nobody claimed yet
+// is kept for lookup.
+func (s *connSetup) endLocked(at time.Time) {
 	if s.ended {
 		return
 	}
 	s.ended = true
-	s.readyAt = time.Now()
+	s.readyAt = at
 	attrs := make([]attribute.KeyValue, 0, 6)
 	if s.winner != "" {
 		if host, _, err := net.SplitHostPort(s.winner); err == nil {
@@ -778,7 +789,7 @@ func (s *connSetup) endLocked() {
 		attrs = appendAddr(attrs, s.local, semconv.NetworkLocalAddressKey, semconv.NetworkLocalPortKey)
 	}
 	s.span.SetAttributes(attrs...)
-	s.span.End()
+	s.span.End(trace.WithTimestamp(at))
 	if !s.instrumented && !s.claimed {
 		s.reg.addPending(s)
 	}
@@ -864,17 +875,17 @@ func (s *connSetup) serve() (n int64, readyAt time.Time, h2 bool) {
 	defer s.mu.Unlock()
 	s.claimed = true
 	if !s.ended {
-		s.endLocked()
+		s.endLocked(time.Now())
 	}
 	s.served++
 	return s.served, s.readyAt, s.h2
 }
 
-// endFailed ends span as failed with err.
-func endFailed(span trace.Span, err error) {
+// endFailed ends span as failed with err at the time at.
+func endFailed(span trace.Span, err error, at time.Time) {
 	span.SetAttributes(semconv.ErrorTypeKey.String(errorType(err)))
 	span.SetStatus(codes.Error, err.Error())
-	span.End()
+	span.End(trace.WithTimestamp(at))
 }
 
 // addPending keeps s, whose connection no request has got yet, for lookup.
