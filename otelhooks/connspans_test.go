@@ -879,3 +879,22 @@ func TestConnSpansWithoutRequestSpanLinksTheSpanInTheContext(t *testing.T) {
 	assert.Contains(t, childrenOf(spans, root), "HTTP wait_for_connection "+srv.Listener.Addr().String())
 	assert.Empty(t, named(spans, "GET"))
 }
+
+func TestConnSpansDialTLSContext(t *testing.T) {
+	e := newEnv(t)
+	srv, base := testnet.NewTLSServer(t, http.HandlerFunc(testnet.OK), false)
+	// The handshake happens inside the dial; net/http's own is a no-op.
+	dialer := &tls.Dialer{Config: base.TLSClientConfig}
+	base.DialTLSContext = dialer.DialContext
+	client := e.connClient(base, false)
+	get(t, t.Context(), client, srv.URL)
+	get(t, t.Context(), client, srv.URL)
+
+	spans := e.spans()
+	setup := one(t, spans, "HTTP connection_setup "+srv.Listener.Addr().String())
+	assert.Equal(t, codes.Unset, setup.Status().Code)
+	assert.Contains(t, childrenOf(spans, setup), "socket connect "+srv.Listener.Addr().String())
+	for i, g := range named(spans, "GET") {
+		assert.Equal(t, int64(i+1), linkTo(t, g, setup)["wiretrace.conn.requests"].AsInt64())
+	}
+}
