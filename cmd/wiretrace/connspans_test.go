@@ -52,3 +52,22 @@ func TestConnSpansFlagLinksRequestsToTheSetup(t *testing.T) {
 	assert.Contains(t, res.stdout, "↗ setup, linked "+hostPort)
 	assert.Regexp(t, `↗ setup, linked \S+ conn #\d+ request #2 age `, res.stdout, "the second request reused it")
 }
+
+func TestConnSpansFlagKeepsWriteOutAndSummary(t *testing.T) {
+	srv := newServer(t, hello)
+	format := "%{num_connects} %{remote_ip}:%{remote_port} %{http_code}\n"
+	outputs := map[string]string{}
+	for _, model := range [][]string{nil, {"-connspans"}} {
+		args := append(append([]string{}, model...), "-s", "-n", "2", "-w", format, srv.URL)
+		res := wiretrace(t, args...)
+		require.Equal(t, exitOK, res.code, res.stderr)
+		outputs[strings.Join(model, "")] = res.stdout
+	}
+	assert.Equal(t, outputs[""], outputs["-connspans"], "the same facts from the linked setup")
+	assert.Contains(t, outputs[""], "1 127.0.0.1:")
+	assert.Contains(t, outputs[""], "0 127.0.0.1:", "the second request reused the connection")
+
+	res := wiretraceWith(t, runOpts{env: []string{"NO_COLOR=1"}}, "-connspans", "-n", "2", srv.URL)
+	require.Equal(t, exitOK, res.code, res.stderr)
+	assert.Contains(t, res.stdout+res.stderr, "connections: 1 new, 1 reused")
+}

@@ -167,7 +167,9 @@ func (r *runner) trace(ctx context.Context, s step) *transfer {
 	span.End()
 	r.tr.flushWaterfall(ctx)
 	if r.tr.spans != nil {
-		t.timing = buildTiming(r.tr.spans.take(span.SpanContext().TraceID()))
+		spans := r.tr.spans.take(span.SpanContext().TraceID())
+		// With -connspans, the setups the requests link to (connspans.go).
+		t.timing = buildTiming(append(spans, r.tr.spans.linked(spans)...))
 	}
 	if t.decodedKnown && !r.o.json {
 		fmt.Fprintf(r.captions, "  body: %s on the wire, %s decoded (%s)\n\n", fmtSize(t.sizeDownload()), fmtSize(t.decoded), t.encoding)

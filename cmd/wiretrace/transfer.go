@@ -217,6 +217,9 @@ func buildTiming(spans []sdktrace.ReadOnlySpan) timing {
 				}
 			}
 		}
+		if getconn == nil {
+			connModelHop(&h, req, kids, spans) // -connspans (connspans.go)
+		}
 		if wait != nil && wait.Status().Code != codes.Error {
 			h.hasWait, h.wait, h.firstByte = true, wait.EndTime().Sub(wait.StartTime()), wait.EndTime()
 		}
