@@ -141,10 +141,10 @@ func newConnRegistry() *connRegistry {
 	}
 }
 
-// connRequest is one request's part of the connection model, inline in its
-// request; the request's mutex guards it.
+// connRequest is one request's part of the connection model, one allocation
+// with the context node it needs; the request's mutex guards it.
 type connRequest struct {
-	reg *connRegistry // nil: the model is off
+	reg *connRegistry
 	// getConnAt is when the request asked for a connection; waiting, whether
 	// it has not got one since.
 	getConnAt time.Time
@@ -158,8 +158,8 @@ type connRequest struct {
 	ended    bool            // the request ended; its setups go on
 	base     *http.Transport // the transport, if it is one; read-only
 	// ctx is the node of the request's context that leads InstrumentDialer
-	// to r, embedded so that it costs no allocation; set before the
-	// request is sent, read-only after.
+	// to r, embedded so that it costs no allocation of its own; set before
+	// the request is sent, read-only after.
 	ctx csCtx
 }
 
@@ -183,14 +183,14 @@ func (c *csCtx) String() string { return "otelhooks.connRequest" }
 type dialKey struct{}
 
 // csOn reports whether r records the connection model.
-func (r *request) csOn() bool { return r.cs.reg != nil }
+func (r *request) csOn() bool { return r.cs != nil }
 
 // csInstall turns the connection model on for r, a recording request of a
 // transport with WithConnectionSpans: r's dial hooks then call the cs ones
 // below, which report to the setups instead of to r's phases, and go on
 // after r ended.
 func (r *request) csInstall(reg *connRegistry, base http.RoundTripper) {
-	r.cs.reg = reg
+	r.cs = &connRequest{reg: reg}
 	r.cs.base, _ = base.(*http.Transport)
 	r.cs.setups = r.cs.setupBuf[:0]
 }
@@ -205,21 +205,20 @@ func (r *request) csContext(ctx context.Context) context.Context {
 	return &r.cs.ctx
 }
 
-// csGetConnLocked notes that the request asks for a connection. A request
+// csGetConnLocked notes that the request asks for a connection, at now. A request
 // that asks again before it got one (net/http retries an HTTP/2 stream on a
 // connection that could not take it) goes on waiting: its wait is one, from
 // the first ask. r.mu must be held.
-func (r *request) csGetConnLocked() {
+func (r *request) csGetConnLocked(now time.Time) {
 	if !r.cs.waiting {
-		r.cs.getConnAt, r.cs.waiting = time.Now(), true
+		r.cs.getConnAt, r.cs.waiting = now, true
 	}
 	r.cs.cur = nil // a dial of this attempt gets a setup of its own
 }
 
-// csGotConnLocked links the request to the setup of the connection it got,
-// and records the wait for it if there was one. r.mu must be held.
-func (r *request) csGotConnLocked(info clienttrace.GotConnInfo) {
-	now := time.Now()
+// csGotConnLocked links the request to the setup of the connection it got
+// at now, and records the wait for it if there was one. r.mu must be held.
+func (r *request) csGotConnLocked(info clienttrace.GotConnInfo, now time.Time) {
 	s := r.cs.reg.lookup(info.Conn, r.cs.setups)
 	var link trace.Link
 	ready := info.WasIdle || info.Reused
@@ -241,7 +240,7 @@ func (r *request) csGotConnLocked(info clienttrace.GotConnInfo) {
 	}
 	r.cs.waiting = false
 	if info.Conn != nil {
-		attrs := r.addrs.appendAddrs(r.attrs(), info.Conn, info.Reused)
+		attrs := appendConnAddrs(r.attrs(), info.Conn)
 		r.peer = attribute.KeyValue{}
 		for _, kv := range attrs {
 			if kv.Key == semconv.NetworkPeerAddressKey {

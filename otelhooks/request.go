@@ -113,11 +113,12 @@ type request struct {
 	respAt        time.Time
 	informational bool
 	final         bool
-	max1xx        int32
-	sentAt        time.Time
 	// waited100 is whether the request waits for "100 Continue" before
-	// writing its body.
+	// writing its body. It sits with the bools above and max1xx, in one
+	// word, which leaves room for cs (TestRequestStateFitsItsSizeClass).
 	waited100  bool
+	max1xx     int32
+	sentAt     time.Time
 	connects   []connectAttempt
 	connectBuf [2]connectAttempt
 	// scratch backs the attribute slices the hooks build (attrs); see
@@ -148,8 +149,10 @@ type request struct {
 	resp *http.Response
 	// proxy is the CONNECT exchange with a proxy (proxy.go).
 	proxy proxyState
-	// cs is the request's part of WithConnectionSpans (connspans.go).
-	cs connRequest
+	// cs is the request's part of WithConnectionSpans (connspans.go); nil
+	// without it. A pointer, so that the request's state without it stays
+	// in its size class.
+	cs *connRequest
 }
 
 // connectAttempt is one dial: ConnectStart to ConnectDone.
@@ -338,7 +341,7 @@ func (r *request) getConn(hostPort string) {
 	if r.csOn() {
 		// WithConnectionSpans: no http.getconn; the wait is recorded at
 		// GotConn, if there was one.
-		r.csGetConnLocked()
+		r.csGetConnLocked(now)
 		return
 	}
 	r.getconnCtx = r.start(r.parent, &r.getconn, &getconnPhase, stamp(now))
@@ -366,8 +369,8 @@ func (r *request) gotConn(info clienttrace.GotConnInfo) {
 	}
 	if r.csOn() {
 		// WithConnectionSpans: link to the connection's setup.
-		r.csGotConnLocked(info)
-		r.start(r.parent, &r.send, &sendPhase, time.Time{})
+		r.csGotConnLocked(info, now)
+		r.start(r.parent, &r.send, &sendPhase, stamp(now))
 		return
 	}
 	winner := r.settleConnects(info)
