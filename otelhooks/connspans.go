@@ -409,14 +409,14 @@ func (r *request) csDialStart() *connSetup {
 
 func (r *request) csDNSStart(info clienttrace.DNSStartInfo) {
 	now := time.Now() // before any lock, as the default model's hooks
-	r.csMeter(func(m *requestMeter) { m.dnsStarted(info.Host) })
+	r.csMeter(func(m *requestMeter) { m.dnsStarted(info.Host, now) })
 	s := r.csSetup(func(s *connSetup) bool { return s == r.cs.cur && s.acceptsDNS() }, now)
 	s.dnsStart(info.Host, now)
 }
 
 func (r *request) csDNSDone(info clienttrace.DNSDoneInfo) {
 	now := time.Now()
-	r.csMeter(func(m *requestMeter) { m.dnsDone(info.Err) })
+	r.csMeter(func(m *requestMeter) { m.dnsDone(info.Err, now) })
 	if s := r.csSetup((*connSetup).dnsOpen, time.Time{}); s != nil {
 		s.dnsDone(info, now)
 	}

@@ -225,26 +225,29 @@ func newRequestMeter(ctx context.Context, inst *instruments, req *http.Request, 
 	return m
 }
 
-func (m *requestMeter) getConn() {
+// getConn, gotConn, dnsStarted and dnsDone take the hook's time, read once
+// before the request's lock, so that the metrics measure the same instants as
+// the spans.
+func (m *requestMeter) getConn(now time.Time) {
 	if m != nil && m.inst != nil {
-		m.queued = time.Now()
+		m.queued = now
 	}
 }
 
-func (m *requestMeter) gotConn() {
+func (m *requestMeter) gotConn(now time.Time) {
 	if m != nil && m.inst != nil && !m.queued.IsZero() {
-		m.inst.timeInQueue.Record(m.ctx, time.Since(m.queued).Seconds(), m.base.record...)
+		m.inst.timeInQueue.Record(m.ctx, now.Sub(m.queued).Seconds(), m.base.record...)
 		m.queued = time.Time{}
 	}
 }
 
-func (m *requestMeter) dnsStarted(host string) {
+func (m *requestMeter) dnsStarted(host string, now time.Time) {
 	if m != nil && m.inst != nil {
-		m.dnsStart, m.dnsName = time.Now(), host
+		m.dnsStart, m.dnsName = now, host
 	}
 }
 
-func (m *requestMeter) dnsDone(err error) {
+func (m *requestMeter) dnsDone(err error, now time.Time) {
 	if m == nil || m.inst == nil || m.dnsStart.IsZero() {
 		return
 	}
@@ -252,7 +255,7 @@ func (m *requestMeter) dnsDone(err error) {
 	if err != nil {
 		errType = errorType(err)
 	}
-	m.inst.dnsDuration.Record(m.ctx, time.Since(m.dnsStart).Seconds(), m.inst.attrs.dnsFor(m.dnsName, errType)...)
+	m.inst.dnsDuration.Record(m.ctx, now.Sub(m.dnsStart).Seconds(), m.inst.attrs.dnsFor(m.dnsName, errType)...)
 	m.dnsStart = time.Time{}
 }
 

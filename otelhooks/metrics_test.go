@@ -242,7 +242,7 @@ func TestMetricsTimeInQueue(t *testing.T) {
 	for _, g := range getconns {
 		spanSum += g.EndTime().Sub(g.StartTime()).Seconds()
 	}
-	assert.InDelta(t, spanSum, queue[0].sum, 0.001, "the same two waits, timed a few instructions apart")
+	assert.InDelta(t, spanSum, queue[0].sum, 0.001, "the same two waits: the metric from the hooks' instants, the spans within lockSlack of them")
 
 	// The request that waited got the connection only once the other's
 	// response had begun: its wait covers the other's.

@@ -150,7 +150,10 @@ func TestExpectContinueReceiveStartsAtFinalResponse(t *testing.T) {
 			assert.True(t, info.Time.Before(send.EndTime()), "the 100 came while sending")
 			assertSequence(t, send, wait, receive)
 			assert.GreaterOrEqual(t, send.EndTime().Sub(send.StartTime()), upload, "http.send holds the upload")
-			assert.GreaterOrEqual(t, wait.EndTime().Sub(wait.StartTime()), think, "http.wait holds the server's work")
+			// The server starts its work once it has read the body, a moment
+			// before net/http, having flushed it, reports WroteRequest; the
+			// margin is that moment on a loaded machine.
+			assert.GreaterOrEqual(t, wait.EndTime().Sub(wait.StartTime()), think-5*time.Millisecond, "http.wait holds the server's work")
 			assert.Less(t, receive.EndTime().Sub(receive.StartTime()), think, "http.receive holds neither")
 			assertNotAbandoned(t, spans)
 		})

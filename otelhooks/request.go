@@ -322,7 +322,7 @@ func (r *request) getConn(hostPort string) {
 	if r.attempts > 0 && !r.connected {
 		return
 	}
-	r.meter.getConn()
+	r.meter.getConn(now)
 	r.attempts++
 	r.connected = false
 	r.proxyGetConn(hostPort)
@@ -354,7 +354,7 @@ func (r *request) gotConn(info clienttrace.GotConnInfo) {
 	}
 	defer r.mu.Unlock()
 	r.connected = true
-	r.meter.gotConn()
+	r.meter.gotConn(now)
 	r.proxyGotConn()
 	if ic := instrumentedConnOf(info.Conn); ic != nil {
 		// A retry's second connection replaces the first.
@@ -456,7 +456,7 @@ func (r *request) dnsStart(info clienttrace.DNSStartInfo) {
 		return
 	}
 	defer r.mu.Unlock()
-	r.meter.dnsStarted(info.Host)
+	r.meter.dnsStarted(info.Host, now)
 	if r.recording {
 		r.start(r.phaseParent(), &r.dns, &dnsPhase, stamp(now), append(r.attrs(), semconv.DNSQuestionName(info.Host))...)
 	}
@@ -472,7 +472,7 @@ func (r *request) dnsDone(info clienttrace.DNSDoneInfo) {
 		return
 	}
 	defer r.mu.Unlock()
-	r.meter.dnsDone(info.Err)
+	r.meter.dnsDone(info.Err, now)
 	if !r.recording {
 		return
 	}
