@@ -312,5 +312,3 @@ func TestHooksTLSFailure(t *testing.T) {
 		})
 	}
 }
-
-// discardLog silences a test server's log of the failures a test provokes.
