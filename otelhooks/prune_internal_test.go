@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/tls"
 	"io"
-	"log"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -63,7 +62,7 @@ func (c *hookCounter) trace() *httptrace.ClientTrace {
 // net/http fire must be installed, unless the rule drops it on purpose, and
 // each rule's pruned hooks must be ones net/http did not fire.
 func TestHookPruningMatchesNetHTTP(t *testing.T) {
-	quiet := log.New(io.Discard, "", 0)
+	quiet := testnet.QuietLog()
 	ca := testnet.NewCA(t, "pruning CA")
 	tlsSrv := httptest.NewUnstartedServer(http.HandlerFunc(func(_ http.ResponseWriter, r *http.Request) {
 		_, _ = io.Copy(io.Discard, r.Body)

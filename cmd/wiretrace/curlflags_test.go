@@ -2,7 +2,6 @@ package main
 
 import (
 	"compress/gzip"
-	"context"
 	"crypto/tls"
 	"fmt"
 	"io"
@@ -10,7 +9,6 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"regexp"
 	"runtime"
@@ -252,49 +250,6 @@ func mustAtoi(t *testing.T, s string) int {
 	return n
 }
 
-// startTinyproxy runs tinyproxy on 127.0.0.2 for the test, allowing
-// CONNECT to connectPort, and returns its address.
-func startTinyproxy(t *testing.T, connectPort string) string {
-	t.Helper()
-	bin, err := exec.LookPath("tinyproxy")
-	if err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("tinyproxy is not installed; .ci/run installs it: %v", err)
-		}
-		t.Skipf("tinyproxy is not installed (apt-get install tinyproxy): %v", err)
-	}
-	ln, err := new(net.ListenConfig).Listen(t.Context(), "tcp4", "127.0.0.2:0")
-	require.NoError(t, err, "127.0.0.2 is loopback on Linux")
-	addr := ln.Addr().String()
-	_, port, _ := net.SplitHostPort(addr)
-	require.NoError(t, ln.Close())
-
-	dir := t.TempDir()
-	conf := filepath.Join(dir, "tinyproxy.conf")
-	require.NoError(t, os.WriteFile(conf, []byte(fmt.Sprintf(
-		"Port %s\nListen 127.0.0.2\nTimeout 30\nAllow 127.0.0.0/8\nConnectPort %s\nMaxClients 20\nLogLevel Error\nLogFile %q\n",
-		port, connectPort, filepath.Join(dir, "tinyproxy.log"))), 0o600))
-	cmd := exec.CommandContext(context.Background(), bin, "-d", "-c", conf) // stopped by the cleanup
-	cmd.Stdout, cmd.Stderr = io.Discard, io.Discard
-	require.NoError(t, cmd.Start())
-	t.Cleanup(func() {
-		_ = cmd.Process.Kill()
-		_ = cmd.Wait()
-	})
-	// Ready when it accepts connections.
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		d := net.Dialer{Timeout: time.Second}
-		c, err := d.DialContext(t.Context(), "tcp", addr)
-		if err == nil {
-			_ = c.Close()
-			return addr
-		}
-		require.True(t, time.Now().Before(deadline), "tinyproxy did not listen on %s: %v", addr, err)
-		time.Sleep(10 * time.Millisecond)
-	}
-}
-
 func TestProxy(t *testing.T) {
 	via := make(chan string, 4)
 	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -303,8 +258,7 @@ func TestProxy(t *testing.T) {
 	})
 	plain := newServer(t, h)
 	secure, _ := testnet.NewTLSServer(t, h, true)
-	_, securePort, _ := net.SplitHostPort(strings.TrimPrefix(secure.URL, "https://"))
-	proxy := startTinyproxy(t, securePort)
+	proxy := testnet.StartTinyproxy(t, secure.Listener.Addr().(*net.TCPAddr).Port).Host
 
 	t.Run("forwarded: the connection is to the proxy", func(t *testing.T) {
 		res := wiretrace(t, "-x", "http://"+proxy, "-json", plain.URL)
