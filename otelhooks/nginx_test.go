@@ -338,7 +338,7 @@ func TestNginxThroughTinyproxy(t *testing.T) {
 	require.NoError(t, err)
 	port, err := strconv.Atoi(tlsPort)
 	require.NoError(t, err)
-	proxy := startTinyproxy(t, port)
+	proxy := testnet.StartTinyproxy(t, port)
 	for _, p := range nginxPeers {
 		if p.kind == "h2c" {
 			continue // a forward proxy speaks HTTP/1.1
