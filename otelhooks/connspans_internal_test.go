@@ -3,7 +3,6 @@ package otelhooks
 import (
 	"crypto/tls"
 	"io"
-	"log"
 	"net/http"
 	"net/http/httptest"
 	"runtime"
@@ -24,7 +23,7 @@ func tlsTestServer(t *testing.T) (*httptest.Server, *tls.Config) {
 		_, _ = io.WriteString(w, "ok")
 	}))
 	srv.TLS = &tls.Config{Certificates: []tls.Certificate{ca.Leaf(t, "localhost", "localhost", "127.0.0.1")}}
-	srv.Config.ErrorLog = log.New(io.Discard, "", 0)
+	srv.Config.ErrorLog = testnet.QuietLog()
 	srv.StartTLS()
 	t.Cleanup(srv.Close)
 	return srv, &tls.Config{RootCAs: ca.Pool()}

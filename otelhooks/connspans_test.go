@@ -5,7 +5,6 @@ import (
 	"crypto/tls"
 	"errors"
 	"io"
-	"log"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -272,7 +271,7 @@ func slowTLSServer(t *testing.T) (srv *httptest.Server, base *http.Transport, he
 			return nil, nil
 		},
 	}
-	srv.Config.ErrorLog = log.New(io.Discard, "", 0)
+	srv.Config.ErrorLog = testnet.QuietLog()
 	srv.StartTLS()
 	t.Cleanup(srv.Close)
 	base = &http.Transport{TLSClientConfig: &tls.Config{RootCAs: ca.Pool()}, MaxConnsPerHost: 1}
@@ -362,7 +361,7 @@ func TestConnSpansHappyEyeballsOneDeadAddress(t *testing.T) {
 			ln4, err := new(net.ListenConfig).Listen(t.Context(), "tcp4", "127.0.0.1:0")
 			require.NoError(t, err)
 			port := strconv.Itoa(ln4.Addr().(*net.TCPAddr).Port)
-			srv := &http.Server{Handler: http.HandlerFunc(testnet.OK), ErrorLog: log.New(io.Discard, "", 0)}
+			srv := &http.Server{Handler: http.HandlerFunc(testnet.OK), ErrorLog: testnet.QuietLog()}
 			go func() { _ = srv.Serve(ln4) }()
 			defer srv.Close()
 			dns := testnet.NewDNSServer(t, map[string][]netip.Addr{
