@@ -872,10 +872,34 @@ func (r *request) finish(err error, errType string, body *clienttrace.BodyDoneIn
 	r.done = true
 	r.proxyFinish(err, errType)
 	// One error.type for the spans and the metrics: the round trip's
-	// error, else the body's read error, else (below, and in the meter)
-	// the status code.
-	var bodyErr error
-	bodySize := int64(-1)
+	// error, else the body's read error, else (in requestEndAttrs, and in
+	// the meter) the status code.
+	errType, bodySize, bodyErr := r.bodyOutcome(body, errType)
+	r.meter.end(errType, bodySize)
+	facts := r.releaseConn()
+	if !r.recording {
+		return
+	}
+	if r.csOn() {
+		r.csFinishLocked(err, errType)
+	}
+	r.endOpenPhases(err, errType)
+	if !r.ownsSpan {
+		return
+	}
+	attrs := r.requestEndAttrs(err, bodyErr, errType, body, facts)
+	r.setEndStatus(err, bodyErr, errType)
+	r.span.SetAttributes(attrs...)
+	r.span.End()
+}
+
+// bodyOutcome returns what the body's end adds to the request's outcome:
+// the error.type (the body's read error's, if it failed with one, else
+// errType unchanged); the body size for the metrics, -1 if unknown (no
+// body end, or a body net/http decoded: see appendBodySize); and the
+// body's read error, if any. body may be nil. r.mu must be held.
+func (r *request) bodyOutcome(body *clienttrace.BodyDoneInfo, errType string) (outType string, bodySize int64, bodyErr error) {
+	bodySize = -1
 	if body != nil {
 		bodySize = body.BytesRead
 		if r.resp != nil && r.resp.Uncompressed {
@@ -887,7 +911,13 @@ func (r *request) finish(err error, errType string, body *clienttrace.BodyDoneIn
 			errType = errorType(body.Err)
 		}
 	}
-	r.meter.end(errType, bodySize)
+	return errType, bodySize, bodyErr
+}
+
+// releaseConn releases r's hold on its connection, if it has one, and
+// returns the connection's facts for the request span when r records and
+// owns that span (nil otherwise). r.mu must be held.
+func (r *request) releaseConn() *connFacts {
 	var facts *connFacts
 	if r.conn != nil {
 		if r.recording && r.ownsSpan {
@@ -896,13 +926,14 @@ func (r *request) finish(err error, errType string, body *clienttrace.BodyDoneIn
 		r.conn.release()
 		r.conn = nil
 	}
-	if !r.recording {
-		return
-	}
-	if r.csOn() {
-		r.csFinishLocked(err, errType)
-	}
+	return facts
+}
 
+// endOpenPhases ends or abandons every phase span still open, in the order
+// connects, DNS, TLS, send, getconn/send/wait with err if the round trip
+// failed, receive. err and errType are the round trip's. Only for a
+// recording r. r.mu must be held.
+func (r *request) endOpenPhases(err error, errType string) {
 	for i := range r.connects {
 		c := &r.connects[i]
 		if c.connected && c.open {
@@ -927,9 +958,16 @@ func (r *request) finish(err error, errType string, body *clienttrace.BodyDoneIn
 		r.abandon(p)
 	}
 	r.abandon(&r.receive)
-	if !r.ownsSpan {
-		return
-	}
+}
+
+// requestEndAttrs returns the attributes the request span gets at its end,
+// in this order: request headers, resend count, peer, response status,
+// protocol, a 4xx/5xx status's error.type, response headers, the failure's
+// error.type, body size, connection facts. err, bodyErr and errType are
+// the round trip's error, the body's and the outcome's error.type (see
+// bodyOutcome); body and facts may be nil. It sets no status: see
+// setEndStatus. r.mu must be held.
+func (r *request) requestEndAttrs(err, bodyErr error, errType string, body *clienttrace.BodyDoneInfo, facts *connFacts) []attribute.KeyValue {
 	// The request's own attributes (method, URL, server) were given to
 	// Start, for samplers: transport.go.
 	sent := r.req.Header
@@ -949,19 +987,11 @@ func (r *request) finish(err error, errType string, body *clienttrace.BodyDoneIn
 			semconv.NetworkProtocolVersion(protocolVersion(resp)))
 		if resp.StatusCode >= 400 && errType == "" {
 			attrs = append(attrs, semconv.ErrorTypeKey.String(strconv.Itoa(resp.StatusCode)))
-			r.span.SetStatus(codes.Error, "")
 		}
 		attrs = appendHeaders(attrs, r.cfg.respHeaders, resp.Header, r.cfg.scrub)
 	}
-	switch {
-	case err != nil:
+	if err != nil || bodyErr != nil {
 		attrs = append(attrs, semconv.ErrorTypeKey.String(errType))
-		r.span.SetStatus(codes.Error, r.cfg.scrub.errText(err, r.req))
-	case bodyErr != nil:
-		// The body failed (a read, or a write to a 101 response's
-		// body): so did the request, as otelhttp and the metrics have it.
-		attrs = append(attrs, semconv.ErrorTypeKey.String(errType))
-		r.span.SetStatus(codes.Error, r.cfg.scrub.errText(bodyErr, r.req))
 	}
 	if body != nil {
 		attrs = appendBodySize(attrs, r.resp, body.BytesRead)
@@ -969,8 +999,25 @@ func (r *request) finish(err error, errType string, body *clienttrace.BodyDoneIn
 	if facts != nil {
 		attrs = appendFacts(attrs, facts)
 	}
-	r.span.SetAttributes(attrs...)
-	r.span.End()
+	return attrs
+}
+
+// setEndStatus sets the request span's status at its end: Error with no
+// description for a 4xx/5xx response when nothing failed (errType is ""),
+// then Error with the scrubbed text of the round trip's error, else of the
+// body's (a read, or a write to a 101 response's body: the request failed
+// too, as otelhttp and the metrics have it). Otherwise it leaves the
+// status unset. r.mu must be held.
+func (r *request) setEndStatus(err, bodyErr error, errType string) {
+	if resp := r.resp; resp != nil && resp.StatusCode >= 400 && errType == "" {
+		r.span.SetStatus(codes.Error, "")
+	}
+	switch {
+	case err != nil:
+		r.span.SetStatus(codes.Error, r.cfg.scrub.errText(err, r.req))
+	case bodyErr != nil:
+		r.span.SetStatus(codes.Error, r.cfg.scrub.errText(bodyErr, r.req))
+	}
 }
 
 // maxRedirects bounds the walk of a redirect chain, which http.Client stops
