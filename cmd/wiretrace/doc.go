@@ -92,8 +92,9 @@ Output:
 		headers included) and its response headers, as curl -v does, with
 		"> " and "< ", to standard error. Authorization,
 		Proxy-Authorization, Cookie and Set-Cookie show as REDACTED, as do
-		the values of signed query keys (AWSAccessKeyId, Signature, sig,
-		X-Goog-Signature), as in the spans.
+		the values of the query keys AWSAccessKeyId, Signature, sig and
+		X-Goog-Signature. The spans redact more (the OAuth, API-key and
+		other signing keys of otelhooks.DefaultRedactedQueryKeys).
 	-o, --output FILE
 		Save the body to FILE; "-" is standard output. One -o per URL, in
 		order. Without -o or -O, the body is read to its end and discarded.
@@ -336,7 +337,8 @@ each step under a caption that says what to look for:
 
 It needs no network and takes well under a second. The refused connection
 is expected: it does not fail the demo. -json, -otlp, -service, -timeout,
--k, -s, -http1 and -http2 apply to the demo too; the flags that shape
+--connect-timeout, -k, -s, -http1, -http2, -tcpinfo and -connspans apply to
+the demo too; the flags that shape
 requests (-X, -H, -d, -n, -u, -I, -o, -w, -x, -i, -v, ...) need a URL.
 
 # Exit status
