@@ -262,7 +262,7 @@ func (r *request) csWaitLocked(end time.Time, s *connSetup, link trace.Link, err
 	if r.events {
 		r.addEvent(r.span, eventWaitConnStart, r.cs.getConnAt, nil)
 		if err != nil {
-			attrs = append(attrs, errorMessageKey.String(err.Error()))
+			attrs = append(attrs, errorMessageKey.String(r.cfg.scrub.errText(err, r.req)))
 		}
 		r.addEvent(r.span, eventWaitConnDone, end, attrs)
 		return
@@ -280,7 +280,7 @@ func (r *request) csWaitLocked(end time.Time, s *connSetup, link trace.Link, err
 	_, span := r.tracer.Start(r.parent, name, opts...)
 	if err != nil {
 		span.SetAttributes(attrs...)
-		span.SetStatus(codes.Error, err.Error())
+		span.SetStatus(codes.Error, r.cfg.scrub.errText(err, r.req))
 	}
 	span.End(trace.WithTimestamp(end))
 }
@@ -369,6 +369,8 @@ func (r *request) csNewSetupLocked(at time.Time) *connSetup {
 		id:       connIDs.Add(1),
 		host:     host,
 		waitName: waitConnSpanPrefix + hostPort,
+		scrub:    r.cfg.scrub,
+		req:      r.req,
 	}
 	s.handshakes, s.proxyHost = r.csHandshakes()
 	s.ctx, s.span = r.tracer.Start(context.Background(), connSetupSpanPrefix+hostPort,
@@ -473,6 +475,11 @@ type connSetup struct {
 	id       int64
 	host     string // server.address, the name TLS sends
 	waitName string // "HTTP wait_for_connection host:port"
+	// scrub and req scrub the setup's error texts as the request's are:
+	// a dial's errors may quote a proxy URL or an address; req is the
+	// request that started the dial, whose secrets are removed too.
+	scrub *scrubber
+	req   *http.Request
 	// handshakes is how many TLS handshakes the dial makes: the
 	// server's for https, and first an "https://" proxy's (proxyHost). The
 	// setup is over when the last is done; with none, when the dial is.
@@ -575,7 +582,7 @@ func (s *connSetup) dnsDone(info clienttrace.DNSDoneInfo, at time.Time) {
 	span := s.dns
 	s.dns, s.dnsFinished = nil, true
 	if info.Err != nil {
-		endFailed(span, info.Err, at)
+		s.endFailedLocked(span, info.Err, at)
 		s.failLocked(info.Err, at)
 		return
 	}
@@ -611,7 +618,7 @@ func (s *connSetup) connectDone(network, addr string, err error, at time.Time) {
 		}
 		if err != nil {
 			c.open = false
-			endFailed(c.span, err, at)
+			s.endFailedLocked(c.span, err, at)
 			s.failed++
 			s.lastErr = err
 			s.checkFailedLocked(at)
@@ -729,7 +736,7 @@ func (s *connSetup) tlsDone(cs *tls.ConnectionState, err error, at time.Time) {
 	span := s.tls
 	s.tls = nil
 	if err != nil {
-		endFailed(span, err, at)
+		s.endFailedLocked(span, err, at)
 		s.failLocked(err, at)
 		return
 	}
@@ -764,7 +771,7 @@ func (s *connSetup) failLocked(err error, at time.Time) {
 	}
 	s.ended = true
 	s.span.SetAttributes(semconv.ErrorTypeKey.String(errorType(err)))
-	s.span.SetStatus(codes.Error, err.Error())
+	s.span.SetStatus(codes.Error, s.errText(err))
 	s.span.End(trace.WithTimestamp(at))
 }
 
@@ -808,7 +815,7 @@ func (s *connSetup) requestEnded(err error, errType string) {
 		// the dial's.
 		s.ended = true
 		s.span.SetAttributes(semconv.ErrorTypeKey.String(errType))
-		s.span.SetStatus(codes.Error, err.Error())
+		s.span.SetStatus(codes.Error, s.errText(err))
 		s.span.End()
 		return
 	}
@@ -825,7 +832,7 @@ func (s *connSetup) dialFailed(err error, errType string) {
 	}
 	s.ended = true
 	s.span.SetAttributes(semconv.ErrorTypeKey.String(errType))
-	s.span.SetStatus(codes.Error, err.Error())
+	s.span.SetStatus(codes.Error, s.errText(err))
 	s.span.End()
 }
 
@@ -880,11 +887,20 @@ func (s *connSetup) serve() (n int64, readyAt time.Time, h2 bool) {
 	return s.served, s.readyAt, s.h2
 }
 
-// endFailed ends span as failed with err at the time at.
-func endFailed(span trace.Span, err error, at time.Time) {
+// endFailedLocked ends span, one of s's children, as failed with err at
+// the time at. s.mu must be held.
+func (s *connSetup) endFailedLocked(span trace.Span, err error, at time.Time) {
 	span.SetAttributes(semconv.ErrorTypeKey.String(errorType(err)))
-	span.SetStatus(codes.Error, err.Error())
+	span.SetStatus(codes.Error, s.errText(err))
 	span.End(trace.WithTimestamp(at))
+}
+
+// errText is err's text, scrubbed as the request's error texts are.
+func (s *connSetup) errText(err error) string {
+	if s.scrub == nil {
+		return err.Error()
+	}
+	return s.scrub.errText(err, s.req)
 }
 
 // addPending keeps s, whose connection no request has got yet, for lookup.

@@ -87,7 +87,9 @@ type leakCase struct {
 	// noSpan is WithoutRequestSpan: the phases go under the caller's span,
 	// as under otelhttp.
 	noSpan bool
-	opts   []otelhooks.Option
+	// connSpans is WithConnectionSpans: dials are setup spans of their own.
+	connSpans bool
+	opts      []otelhooks.Option
 
 	rawURL   string
 	header   http.Header
@@ -114,6 +116,9 @@ func (c *leakCase) name() string {
 	}
 	if c.noSpan {
 		n += "+nospan"
+	}
+	if c.connSpans {
+		n += "+connspans"
 	}
 	switch {
 	case c.baseErr != nil:
@@ -371,6 +376,7 @@ func (w *leakWorld) generate(id int, rng *rand.Rand) *leakCase {
 	c.proto = g.pick([]string{"h1", "tls", "h2", "h1", "tls", "h2", "raw", "rawtls"})
 	c.events = g.chance(0.4)
 	c.noSpan = g.chance(0.15)
+	c.connSpans = g.chance(0.3)
 
 	var srvURL *url.URL
 	switch c.proto {
@@ -494,6 +500,9 @@ func (w *leakWorld) generate(id int, rng *rand.Rand) *leakCase {
 	}
 	if c.noSpan {
 		c.opts = append(c.opts, otelhooks.WithoutRequestSpan())
+	}
+	if c.connSpans {
+		c.opts = append(c.opts, otelhooks.WithConnectionSpans())
 	}
 	return c
 }

@@ -1,6 +1,8 @@
 package otelhooks_test
 
 import (
+	"context"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
@@ -120,4 +122,41 @@ func TestTransportHeaderOptionsNormalizeKeys(t *testing.T) {
 		assert.Equal(t, want, attrValue(t, r, attribute.Key(key)).AsStringSlice(), key)
 	}
 	assert.NotContains(t, allStrings(e.spans()), "SECRET")
+}
+
+// TestConnectionSpansScrubDialErrors pins the error texts of the connection
+// model: a dial error that quotes a URL with userinfo and a signed query (as
+// wrapping dialers do) reaches the setup span, its socket connect child and
+// the wait span only scrubbed, with the request's own secrets removed too.
+func TestConnectionSpansScrubDialErrors(t *testing.T) {
+	for _, events := range []bool{false, true} {
+		e := newEnv(t)
+		refused := testnet.RefusedAddr(t)
+		tr := &http.Transport{
+			DialContext: func(ctx context.Context, network, _ string) (net.Conn, error) {
+				c, err := new(net.Dialer).DialContext(ctx, network, refused)
+				if err != nil {
+					return nil, fmt.Errorf("dial via %q: %w", "http://proxyuser:PWSECRET@"+refused+"/?sig=SIGSECRET", err)
+				}
+				return c, nil
+			},
+		}
+		defer tr.CloseIdleConnections()
+		opts := []otelhooks.Option{otelhooks.WithConnectionSpans()}
+		if events {
+			opts = append(opts, otelhooks.WithoutSubSpans())
+		}
+		err := send(t.Context(), e.client(tr, opts...), "http://user:REQSECRET@127.0.0.1:1/echo?sig=SIGSECRET")
+		require.Error(t, err)
+
+		spans := e.spans()
+		var described int
+		for _, s := range spans {
+			if s.Status().Code == codes.Error && strings.Contains(s.Status().Description, "dial via") {
+				described++
+			}
+		}
+		assert.Positive(t, described, "the dial's error is described")
+		assert.NotContains(t, allStrings(spans), "SECRET")
+	}
 }
