@@ -94,12 +94,14 @@ func TestVerboseShowsHeadersAsSentWithCredentialsRedacted(t *testing.T) {
 		user, pass, _ := r.BasicAuth()
 		auth <- user + ":" + pass
 		http.SetCookie(w, &http.Cookie{Name: "session", Value: "cookie-" + secret})
+		// A URL-valued header is scrubbed as url.full is.
+		w.Header().Set("Content-Location", "/p?X-Amz-Signature="+secret+"&b=2")
 		_, _ = io.WriteString(w, "ok")
 	})
 
 	for _, mode := range []string{"waterfall", "json"} {
 		t.Run(mode, func(t *testing.T) {
-			args := []string{"-v", "-u", "bob:" + secret, "-H", "Cookie: c=" + secret, "-H", "X-Custom: 1", "-w", "%{json}", srv.URL + "/p?sig=" + secret + "&a=1"}
+			args := []string{"-v", "-u", "bob:" + secret, "-H", "Cookie: c=" + secret, "-H", "X-Custom: 1", "-w", "%{json}", srv.URL + "/p?sig=" + secret + "&a=1;Access_Token=" + secret}
 			if mode == "json" {
 				args = slicesReplace(args, "-w", "%{json}")
 				args = append([]string{"-json"}, args...)
@@ -111,7 +113,7 @@ func TestVerboseShowsHeadersAsSentWithCredentialsRedacted(t *testing.T) {
 
 			if mode == "waterfall" {
 				requireInOrder(t, res.stderr, []string{
-					"> GET /p?sig=REDACTED&a=1 HTTP/1.1\n",
+					"> GET /p?sig=REDACTED&a=1;Access_Token=REDACTED HTTP/1.1\n",
 					"> Host: " + strings.TrimPrefix(srv.URL, "http://") + "\n",
 					"> Authorization: REDACTED\n",
 					"> Cookie: REDACTED\n",
@@ -119,6 +121,7 @@ func TestVerboseShowsHeadersAsSentWithCredentialsRedacted(t *testing.T) {
 					"> User-Agent: wiretrace/",
 					"> X-Custom: 1\n",
 					"< HTTP/1.1 200 OK\n",
+					"< Content-Location: /p?X-Amz-Signature=REDACTED&b=2\n",
 					"< Set-Cookie: REDACTED\n",
 				})
 				return
@@ -128,7 +131,7 @@ func TestVerboseShowsHeadersAsSentWithCredentialsRedacted(t *testing.T) {
 			ex := recs.exchanges[0]
 			require.NotNil(t, ex.Request)
 			assert.Equal(t, "GET", ex.Request.Method)
-			assert.Equal(t, "/p?sig=REDACTED&a=1", ex.Request.Target)
+			assert.Equal(t, "/p?sig=REDACTED&a=1;Access_Token=REDACTED", ex.Request.Target)
 			assert.Equal(t, []string{"REDACTED"}, ex.Request.Headers["Authorization"])
 			assert.Equal(t, []string{"1"}, ex.Request.Headers["X-Custom"])
 			assert.Len(t, ex.Request.Headers["Traceparent"], 1)

@@ -92,9 +92,10 @@ Output:
 		headers included) and its response headers, as curl -v does, with
 		"> " and "< ", to standard error. Authorization,
 		Proxy-Authorization, Cookie and Set-Cookie show as REDACTED, as do
-		the values of the query keys AWSAccessKeyId, Signature, sig and
-		X-Goog-Signature. The spans redact more (the OAuth, API-key and
-		other signing keys of otelhooks.DefaultRedactedQueryKeys).
+		the values of the query keys the spans redact
+		(otelhooks.DefaultRedactedQueryKeys: signing, OAuth and API keys,
+		in any case); the URLs of Location, Content-Location, Referer and
+		Origin lose their user info and those values.
 	-o, --output FILE
 		Save the body to FILE; "-" is standard output. One -o per URL, in
 		order. Without -o or -O, the body is read to its end and discarded.

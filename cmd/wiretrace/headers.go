@@ -12,6 +12,7 @@ import (
 	"go.opentelemetry.io/otel/trace"
 
 	"github.com/wiretrace/wiretrace/internal/names"
+	"github.com/wiretrace/wiretrace/otelhooks"
 )
 
 // redactedValue replaces credentials wherever headers are shown.
@@ -21,9 +22,13 @@ const redactedValue = names.Redacted
 // spans never record (otelhooks' list).
 var redactedHeaders = []string{"Authorization", "Proxy-Authorization", "Cookie", "Set-Cookie"}
 
-// sensitiveQueryKeys are query parameters whose values are credentials,
-// as otelhooks redacts them in url.full.
-var sensitiveQueryKeys = []string{"AWSAccessKeyId", "Signature", "sig", "X-Goog-Signature"}
+// sensitiveQueryKeys are query parameters whose values are credentials:
+// otelhooks' own list, which url.full is scrubbed with. Keys match in any
+// case, after unescaping.
+var sensitiveQueryKeys = otelhooks.DefaultRedactedQueryKeys()
+
+// urlHeaders are the headers whose values are URLs: scrubbed as url.full is.
+var urlHeaders = []string{"Location", "Content-Location", "Referer", "Origin"}
 
 // redactHeader returns h with the values of credential headers replaced.
 func redactHeader(h http.Header) http.Header {
@@ -37,27 +42,64 @@ func redactHeader(h http.Header) http.Header {
 			out[k] = r
 			continue
 		}
+		if slices.ContainsFunc(urlHeaders, func(r string) bool { return strings.EqualFold(r, k) }) {
+			r := make([]string, len(vs))
+			for i, v := range vs {
+				r[i] = redactHeaderURL(v)
+			}
+			out[k] = r
+			continue
+		}
 		out[k] = vs
 	}
 	return out
 }
 
-// redactQuery replaces the values of sensitive keys in the raw query q.
+// redactHeaderURL returns the URL v scrubbed as redactURL does, keeping a
+// relative reference relative; a value that is no URL is redacted whole.
+func redactHeaderURL(v string) string {
+	u, err := url.Parse(v)
+	if err != nil {
+		return redactedValue
+	}
+	u.User = nil
+	u.RawQuery = redactQuery(u.RawQuery)
+	u.Fragment, u.RawFragment = "", ""
+	return u.String()
+}
+
+// redactQuery replaces the values of sensitive keys in the raw query q,
+// whose parameters may be split at '&' or ';'. A key that does not unescape
+// counts as sensitive.
 func redactQuery(q string) string {
 	if q == "" {
 		return q
 	}
-	parts := strings.Split(q, "&")
-	for i, p := range parts {
-		k, _, hasValue := strings.Cut(p, "=")
-		if !hasValue {
-			continue
+	var b strings.Builder
+	for q != "" {
+		i := strings.IndexAny(q, "&;")
+		part, sep := q, ""
+		if i >= 0 {
+			part, sep, q = q[:i], q[i:i+1], q[i+1:]
+		} else {
+			q = ""
 		}
-		if key, err := url.QueryUnescape(k); err == nil && slices.Contains(sensitiveQueryKeys, key) {
-			parts[i] = k + "=" + redactedValue
+		k, _, hasValue := strings.Cut(part, "=")
+		if hasValue && isSensitiveQueryKey(k) {
+			part = k + "=" + redactedValue
 		}
+		b.WriteString(part)
+		b.WriteString(sep)
 	}
-	return strings.Join(parts, "&")
+	return b.String()
+}
+
+func isSensitiveQueryKey(k string) bool {
+	key, err := url.QueryUnescape(k)
+	if err != nil {
+		return true
+	}
+	return slices.ContainsFunc(sensitiveQueryKeys, func(s string) bool { return strings.EqualFold(s, key) })
 }
 
 // exchange is one hop's request and response heads, as sent and received,
