@@ -262,7 +262,7 @@ func (r *request) csWaitLocked(end time.Time, s *connSetup, link trace.Link, err
 	if r.events {
 		r.addEvent(r.span, eventWaitConnStart, r.cs.getConnAt, nil)
 		if err != nil {
-			attrs = append(attrs, errorMessageKey.String(err.Error()))
+			attrs = append(attrs, errorMessageKey.String(r.cfg.scrub.errText(err, r.req)))
 		}
 		r.addEvent(r.span, eventWaitConnDone, end, attrs)
 		return
@@ -280,7 +280,7 @@ func (r *request) csWaitLocked(end time.Time, s *connSetup, link trace.Link, err
 	_, span := r.tracer.Start(r.parent, name, opts...)
 	if err != nil {
 		span.SetAttributes(attrs...)
-		span.SetStatus(codes.Error, err.Error())
+		span.SetStatus(codes.Error, r.cfg.scrub.errText(err, r.req))
 	}
 	span.End(trace.WithTimestamp(end))
 }
@@ -294,8 +294,11 @@ func (r *request) csFinishLocked(err error, errType string) {
 	// dial's error: net/http hands a dial's failure to the request that
 	// started it only. That dial is over, whatever the hooks showed (a
 	// proxy that refused the CONNECT shows nothing).
+	// The setups outlive the request: its error goes to them scrubbed,
+	// with the request's own secrets, as text.
+	errText := r.cfg.scrub.errText(err, r.req)
 	if cur := r.cs.cur; cur != nil && err != nil && r.cs.waiting && r.parent.Err() == nil {
-		cur.dialFailed(err, errType)
+		cur.dialFailed(errText, errType)
 	}
 	if r.cs.waiting {
 		r.cs.waiting = false
@@ -306,7 +309,7 @@ func (r *request) csFinishLocked(err error, errType string) {
 	}
 	r.cs.ended = true
 	for _, s := range r.cs.setups {
-		s.requestEnded(err, errType)
+		s.requestEnded(err != nil, errText, errType)
 	}
 }
 
@@ -365,6 +368,7 @@ func (r *request) csNewSetupLocked(at time.Time) *connSetup {
 	hostPort := net.JoinHostPort(host, strconv.Itoa(port))
 	s := &connSetup{
 		tracer:   r.tracer,
+		scrub:    r.cfg.scrub,
 		reg:      r.cs.reg,
 		id:       connIDs.Add(1),
 		host:     host,
@@ -469,6 +473,7 @@ func (r *request) csMeter(f func(*requestMeter)) {
 // or its registry entry does. mu guards the fields below it.
 type connSetup struct {
 	tracer   trace.Tracer
+	scrub    *scrubber // error texts go through it; read-only
 	reg      *connRegistry
 	id       int64
 	host     string // server.address, the name TLS sends
@@ -575,7 +580,7 @@ func (s *connSetup) dnsDone(info clienttrace.DNSDoneInfo, at time.Time) {
 	span := s.dns
 	s.dns, s.dnsFinished = nil, true
 	if info.Err != nil {
-		endFailed(span, info.Err, at)
+		s.endFailed(span, info.Err, at)
 		s.failLocked(info.Err, at)
 		return
 	}
@@ -611,7 +616,7 @@ func (s *connSetup) connectDone(network, addr string, err error, at time.Time) {
 		}
 		if err != nil {
 			c.open = false
-			endFailed(c.span, err, at)
+			s.endFailed(c.span, err, at)
 			s.failed++
 			s.lastErr = err
 			s.checkFailedLocked(at)
@@ -729,7 +734,7 @@ func (s *connSetup) tlsDone(cs *tls.ConnectionState, err error, at time.Time) {
 	span := s.tls
 	s.tls = nil
 	if err != nil {
-		endFailed(span, err, at)
+		s.endFailed(span, err, at)
 		s.failLocked(err, at)
 		return
 	}
@@ -764,7 +769,7 @@ func (s *connSetup) failLocked(err error, at time.Time) {
 	}
 	s.ended = true
 	s.span.SetAttributes(semconv.ErrorTypeKey.String(errorType(err)))
-	s.span.SetStatus(codes.Error, err.Error())
+	s.span.SetStatus(codes.Error, s.scrub.errText(err, nil))
 	s.span.End(trace.WithTimestamp(at))
 }
 
@@ -795,20 +800,21 @@ func (s *connSetup) endLocked(at time.Time) {
 }
 
 // requestEnded is called when the request whose context started the dial
-// ends, with its error if it failed.
-func (s *connSetup) requestEnded(err error, errType string) {
+// ends: failed, with the scrubbed text and the error.type of its error, if
+// failed.
+func (s *connSetup) requestEnded(failed bool, errText, errType string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.reqEnded = true
 	if s.ended || !s.stalledLocked() {
 		return
 	}
-	if err != nil && !s.connected {
+	if failed && !s.connected {
 		// Nothing more will come of this dial: the request's failure is
 		// the dial's.
 		s.ended = true
 		s.span.SetAttributes(semconv.ErrorTypeKey.String(errType))
-		s.span.SetStatus(codes.Error, err.Error())
+		s.span.SetStatus(codes.Error, errText)
 		s.span.End()
 		return
 	}
@@ -816,8 +822,8 @@ func (s *connSetup) requestEnded(err error, errType string) {
 }
 
 // dialFailed ends the setup, if it goes on, as failed with the error of the
-// round trip its dial failed.
-func (s *connSetup) dialFailed(err error, errType string) {
+// round trip its dial failed: its scrubbed text and error.type.
+func (s *connSetup) dialFailed(errText, errType string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.ended {
@@ -825,7 +831,7 @@ func (s *connSetup) dialFailed(err error, errType string) {
 	}
 	s.ended = true
 	s.span.SetAttributes(semconv.ErrorTypeKey.String(errType))
-	s.span.SetStatus(codes.Error, err.Error())
+	s.span.SetStatus(codes.Error, errText)
 	s.span.End()
 }
 
@@ -880,10 +886,10 @@ func (s *connSetup) serve() (n int64, readyAt time.Time, h2 bool) {
 	return s.served, s.readyAt, s.h2
 }
 
-// endFailed ends span as failed with err at the time at.
-func endFailed(span trace.Span, err error, at time.Time) {
+// endFailed ends span, a child of s, as failed with err at the time at.
+func (s *connSetup) endFailed(span trace.Span, err error, at time.Time) {
 	span.SetAttributes(semconv.ErrorTypeKey.String(errorType(err)))
-	span.SetStatus(codes.Error, err.Error())
+	span.SetStatus(codes.Error, s.scrub.errText(err, nil))
 	span.End(trace.WithTimestamp(at))
 }
 
