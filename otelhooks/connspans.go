@@ -753,8 +753,18 @@ func (s *connSetup) tlsDone(cs *tls.ConnectionState, err error, at time.Time) {
 
 // keyingMaterial returns a secret of the TLS connection of cs that no other
 // connection has, to pair it with its setup; "" if TLS cannot export one
-// (TLS 1.2 without Extended Master Secret).
-func keyingMaterial(cs *tls.ConnectionState) string {
+// (TLS 1.2 without Extended Master Secret), or if cs has no exporter: a state
+// built by hand, as a transport other than net/http's may report, on which
+// ExportKeyingMaterial panics.
+func keyingMaterial(cs *tls.ConnectionState) (key string) {
+	if !cs.HandshakeComplete {
+		return ""
+	}
+	defer func() {
+		if recover() != nil {
+			key = ""
+		}
+	}()
 	b, err := cs.ExportKeyingMaterial("EXPORTER-wiretrace-connection", nil, 16)
 	if err != nil {
 		return ""

@@ -1,9 +1,12 @@
 package otelhooks_test
 
 import (
+	"crypto/tls"
 	"io"
 	"net"
 	"net/http"
+	"net/http/httptest"
+	"net/http/httptrace"
 	"net/url"
 	"sync"
 	"testing"
@@ -12,6 +15,7 @@ import (
 	"github.com/stretchr/testify/require"
 	"go.opentelemetry.io/otel/codes"
 
+	"github.com/wiretrace/wiretrace/internal/testnet"
 	"github.com/wiretrace/wiretrace/otelhooks"
 )
 
@@ -51,4 +55,25 @@ func TestConnectionSpansScrubMalformedProxyAnswer(t *testing.T) {
 		assert.Equal(t, codes.Error, r.Status().Code)
 		assert.NotContains(t, allStrings(spans), "COOKIESECRET", "events: %v", events)
 	}
+}
+
+// TestConnectionSpansTLSStateWithoutKeyingMaterial pins a base transport
+// other than net/http's that reports a handshake whose state it built itself
+// (no exporter of keying material behind it): the connection model pairs no
+// connection by it, and does not panic.
+func TestConnectionSpansTLSStateWithoutKeyingMaterial(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(testnet.OK))
+	defer srv.Close()
+	inner := &http.Transport{}
+	defer inner.CloseIdleConnections()
+	base := roundTripperFunc(func(req *http.Request) (*http.Response, error) {
+		if ht := httptrace.ContextClientTrace(req.Context()); ht != nil {
+			ht.TLSHandshakeStart()
+			ht.TLSHandshakeDone(tls.ConnectionState{HandshakeComplete: true, Version: tls.VersionTLS13}, nil)
+		}
+		return inner.RoundTrip(req)
+	})
+	e := newEnv(t)
+	require.NoError(t, send(t.Context(), e.client(base, otelhooks.WithConnectionSpans()), srv.URL))
+	assert.Equal(t, codes.Unset, one(t, e.spans(), "GET").Status().Code)
 }
