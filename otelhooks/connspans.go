@@ -294,8 +294,11 @@ func (r *request) csFinishLocked(err error, errType string) {
 	// dial's error: net/http hands a dial's failure to the request that
 	// started it only. That dial is over, whatever the hooks showed (a
 	// proxy that refused the CONNECT shows nothing).
+	// The setups outlive the request: its error goes to them scrubbed,
+	// with the request's own secrets, as text.
+	errText := r.cfg.scrub.errText(err, r.req)
 	if cur := r.cs.cur; cur != nil && err != nil && r.cs.waiting && r.parent.Err() == nil {
-		cur.dialFailed(err, errType)
+		cur.dialFailed(errText, errType)
 	}
 	if r.cs.waiting {
 		r.cs.waiting = false
@@ -306,7 +309,7 @@ func (r *request) csFinishLocked(err error, errType string) {
 	}
 	r.cs.ended = true
 	for _, s := range r.cs.setups {
-		s.requestEnded(err, errType)
+		s.requestEnded(err != nil, errText, errType)
 	}
 }
 
@@ -365,12 +368,11 @@ func (r *request) csNewSetupLocked(at time.Time) *connSetup {
 	hostPort := net.JoinHostPort(host, strconv.Itoa(port))
 	s := &connSetup{
 		tracer:   r.tracer,
+		scrub:    r.cfg.scrub,
 		reg:      r.cs.reg,
 		id:       connIDs.Add(1),
 		host:     host,
 		waitName: waitConnSpanPrefix + hostPort,
-		scrub:    r.cfg.scrub,
-		req:      r.req,
 	}
 	s.handshakes, s.proxyHost = r.csHandshakes()
 	s.ctx, s.span = r.tracer.Start(context.Background(), connSetupSpanPrefix+hostPort,
@@ -471,15 +473,11 @@ func (r *request) csMeter(f func(*requestMeter)) {
 // or its registry entry does. mu guards the fields below it.
 type connSetup struct {
 	tracer   trace.Tracer
+	scrub    *scrubber // error texts go through it; read-only
 	reg      *connRegistry
 	id       int64
 	host     string // server.address, the name TLS sends
 	waitName string // "HTTP wait_for_connection host:port"
-	// scrub and req scrub the setup's error texts as the request's are:
-	// a dial's errors may quote a proxy URL or an address; req is the
-	// request that started the dial, whose secrets are removed too.
-	scrub *scrubber
-	req   *http.Request
 	// handshakes is how many TLS handshakes the dial makes: the
 	// server's for https, and first an "https://" proxy's (proxyHost). The
 	// setup is over when the last is done; with none, when the dial is.
@@ -582,7 +580,7 @@ func (s *connSetup) dnsDone(info clienttrace.DNSDoneInfo, at time.Time) {
 	span := s.dns
 	s.dns, s.dnsFinished = nil, true
 	if info.Err != nil {
-		s.endFailedLocked(span, info.Err, at)
+		s.endFailed(span, info.Err, at)
 		s.failLocked(info.Err, at)
 		return
 	}
@@ -618,7 +616,7 @@ func (s *connSetup) connectDone(network, addr string, err error, at time.Time) {
 		}
 		if err != nil {
 			c.open = false
-			s.endFailedLocked(c.span, err, at)
+			s.endFailed(c.span, err, at)
 			s.failed++
 			s.lastErr = err
 			s.checkFailedLocked(at)
@@ -736,7 +734,7 @@ func (s *connSetup) tlsDone(cs *tls.ConnectionState, err error, at time.Time) {
 	span := s.tls
 	s.tls = nil
 	if err != nil {
-		s.endFailedLocked(span, err, at)
+		s.endFailed(span, err, at)
 		s.failLocked(err, at)
 		return
 	}
@@ -755,8 +753,18 @@ func (s *connSetup) tlsDone(cs *tls.ConnectionState, err error, at time.Time) {
 
 // keyingMaterial returns a secret of the TLS connection of cs that no other
 // connection has, to pair it with its setup; "" if TLS cannot export one
-// (TLS 1.2 without Extended Master Secret).
-func keyingMaterial(cs *tls.ConnectionState) string {
+// (TLS 1.2 without Extended Master Secret), or if cs has no exporter: a state
+// built by hand, as a transport other than net/http's may report, on which
+// ExportKeyingMaterial panics.
+func keyingMaterial(cs *tls.ConnectionState) (key string) {
+	if !cs.HandshakeComplete {
+		return ""
+	}
+	defer func() {
+		if recover() != nil {
+			key = ""
+		}
+	}()
 	b, err := cs.ExportKeyingMaterial("EXPORTER-wiretrace-connection", nil, 16)
 	if err != nil {
 		return ""
@@ -771,7 +779,7 @@ func (s *connSetup) failLocked(err error, at time.Time) {
 	}
 	s.ended = true
 	s.span.SetAttributes(semconv.ErrorTypeKey.String(errorType(err)))
-	s.span.SetStatus(codes.Error, s.errText(err))
+	s.span.SetStatus(codes.Error, s.scrub.errText(err, nil))
 	s.span.End(trace.WithTimestamp(at))
 }
 
@@ -802,20 +810,21 @@ func (s *connSetup) endLocked(at time.Time) {
 }
 
 // requestEnded is called when the request whose context started the dial
-// ends, with its error if it failed.
-func (s *connSetup) requestEnded(err error, errType string) {
+// ends: failed, with the scrubbed text and the error.type of its error, if
+// failed.
+func (s *connSetup) requestEnded(failed bool, errText, errType string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.reqEnded = true
 	if s.ended || !s.stalledLocked() {
 		return
 	}
-	if err != nil && !s.connected {
+	if failed && !s.connected {
 		// Nothing more will come of this dial: the request's failure is
 		// the dial's.
 		s.ended = true
 		s.span.SetAttributes(semconv.ErrorTypeKey.String(errType))
-		s.span.SetStatus(codes.Error, s.errText(err))
+		s.span.SetStatus(codes.Error, errText)
 		s.span.End()
 		return
 	}
@@ -823,8 +832,8 @@ func (s *connSetup) requestEnded(err error, errType string) {
 }
 
 // dialFailed ends the setup, if it goes on, as failed with the error of the
-// round trip its dial failed.
-func (s *connSetup) dialFailed(err error, errType string) {
+// round trip its dial failed: its scrubbed text and error.type.
+func (s *connSetup) dialFailed(errText, errType string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.ended {
@@ -832,7 +841,7 @@ func (s *connSetup) dialFailed(err error, errType string) {
 	}
 	s.ended = true
 	s.span.SetAttributes(semconv.ErrorTypeKey.String(errType))
-	s.span.SetStatus(codes.Error, s.errText(err))
+	s.span.SetStatus(codes.Error, errText)
 	s.span.End()
 }
 
@@ -887,20 +896,11 @@ func (s *connSetup) serve() (n int64, readyAt time.Time, h2 bool) {
 	return s.served, s.readyAt, s.h2
 }
 
-// endFailedLocked ends span, one of s's children, as failed with err at
-// the time at. s.mu must be held.
-func (s *connSetup) endFailedLocked(span trace.Span, err error, at time.Time) {
+// endFailed ends span, a child of s, as failed with err at the time at.
+func (s *connSetup) endFailed(span trace.Span, err error, at time.Time) {
 	span.SetAttributes(semconv.ErrorTypeKey.String(errorType(err)))
-	span.SetStatus(codes.Error, s.errText(err))
+	span.SetStatus(codes.Error, s.scrub.errText(err, nil))
 	span.End(trace.WithTimestamp(at))
-}
-
-// errText is err's text, scrubbed as the request's error texts are.
-func (s *connSetup) errText(err error) string {
-	if s.scrub == nil {
-		return err.Error()
-	}
-	return s.scrub.errText(err, s.req)
 }
 
 // addPending keeps s, whose connection no request has got yet, for lookup.

@@ -123,6 +123,11 @@ func (t *transport) RoundTrip(req *http.Request) (*http.Response, error) {
 		t.starts.Put(ss.reset())
 		if s.IsRecording() {
 			span, ownsSpan = s, true
+		} else {
+			// Nothing will be recorded into it, and nothing else ends
+			// it: ended now, its context still propagated. A tracer may
+			// keep state for a span until End, recording or not.
+			s.End()
 		}
 	}
 	var user *clienttrace.ClientTrace
