@@ -130,33 +130,35 @@ func TestTransportHeaderOptionsNormalizeKeys(t *testing.T) {
 // the wait span only scrubbed, with the request's own secrets removed too.
 func TestConnectionSpansScrubDialErrors(t *testing.T) {
 	for _, events := range []bool{false, true} {
-		e := newEnv(t)
-		refused := testnet.RefusedAddr(t)
-		tr := &http.Transport{
-			DialContext: func(ctx context.Context, network, _ string) (net.Conn, error) {
-				c, err := new(net.Dialer).DialContext(ctx, network, refused)
-				if err != nil {
-					return nil, fmt.Errorf("dial via %q: %w", "http://proxyuser:PWSECRET@"+refused+"/?sig=SIGSECRET", err)
-				}
-				return c, nil
-			},
-		}
-		defer tr.CloseIdleConnections()
-		opts := []otelhooks.Option{otelhooks.WithConnectionSpans()}
-		if events {
-			opts = append(opts, otelhooks.WithoutSubSpans())
-		}
-		err := send(t.Context(), e.client(tr, opts...), "http://user:REQSECRET@127.0.0.1:1/echo?sig=SIGSECRET")
-		require.Error(t, err)
-
-		spans := e.spans()
-		var described int
-		for _, s := range spans {
-			if s.Status().Code == codes.Error && strings.Contains(s.Status().Description, "dial via") {
-				described++
+		t.Run(map[bool]string{false: "spans", true: "events"}[events], func(t *testing.T) {
+			e := newEnv(t)
+			refused := testnet.RefusedAddr(t)
+			tr := &http.Transport{
+				DialContext: func(ctx context.Context, network, _ string) (net.Conn, error) {
+					c, err := new(net.Dialer).DialContext(ctx, network, refused)
+					if err != nil {
+						return nil, fmt.Errorf("dial via %q: %w", "http://proxyuser:PWSECRET@"+refused+"/?sig=SIGSECRET", err)
+					}
+					return c, nil
+				},
 			}
-		}
-		assert.Positive(t, described, "the dial's error is described")
-		assert.NotContains(t, allStrings(spans), "SECRET")
+			defer tr.CloseIdleConnections()
+			opts := []otelhooks.Option{otelhooks.WithConnectionSpans()}
+			if events {
+				opts = append(opts, otelhooks.WithoutSubSpans())
+			}
+			err := send(t.Context(), e.client(tr, opts...), "http://user:REQSECRET@127.0.0.1:1/echo?sig=SIGSECRET")
+			require.Error(t, err)
+
+			spans := e.spans()
+			var described int
+			for _, s := range spans {
+				if s.Status().Code == codes.Error && strings.Contains(s.Status().Description, "dial via") {
+					described++
+				}
+			}
+			assert.Positive(t, described, "the dial's error is described")
+			assert.NotContains(t, allStrings(spans), "SECRET")
+		})
 	}
 }
