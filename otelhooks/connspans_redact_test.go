@@ -2,13 +2,10 @@ package otelhooks_test
 
 import (
 	"crypto/tls"
-	"io"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"net/http/httptrace"
 	"net/url"
-	"sync"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -26,29 +23,16 @@ import (
 // the request span: net/http quotes the line, which the proxy sent.
 func TestConnectionSpansScrubMalformedProxyAnswer(t *testing.T) {
 	for _, events := range []bool{false, true} {
-		ln, err := new(net.ListenConfig).Listen(t.Context(), "tcp", "127.0.0.1:0")
-		require.NoError(t, err)
-		var wg sync.WaitGroup
-		wg.Go(func() {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			defer func() { _ = c.Close() }()
-			_, _ = c.Read(make([]byte, 4096))
-			_, _ = io.WriteString(c, "HTTP/1.1 200 OK\r\nSet-Cookie sid=COOKIESECRET\r\n\r\n")
-		})
+		proxy := testnet.ServeConn(t, testnet.MalformedHeaderLine)
 		e := newEnv(t)
-		tr := &http.Transport{Proxy: http.ProxyURL(&url.URL{Scheme: "http", Host: ln.Addr().String()})}
+		tr := &http.Transport{Proxy: http.ProxyURL(&url.URL{Scheme: "http", Host: proxy})}
 		opts := []otelhooks.Option{otelhooks.WithConnectionSpans()}
 		if events {
 			opts = append(opts, otelhooks.WithoutSubSpans())
 		}
-		err = send(t.Context(), e.client(tr, opts...), "https://127.0.0.1:1/")
+		err := send(t.Context(), e.client(tr, opts...), "https://127.0.0.1:1/")
 		require.Error(t, err)
 		tr.CloseIdleConnections()
-		_ = ln.Close()
-		wg.Wait()
 
 		spans := e.spans()
 		r := one(t, spans, "GET")

@@ -9,7 +9,6 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"strings"
-	"sync"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -62,23 +61,11 @@ func TestTransportScrubsURLErrorOfBase(t *testing.T) {
 // response header line without a colon, which quotes the line: the status
 // description and the phase's error keep the error, not the line.
 func TestTransportMalformedHeaderLineNotQuoted(t *testing.T) {
-	ln, err := new(net.ListenConfig).Listen(t.Context(), "tcp", "127.0.0.1:0")
-	require.NoError(t, err)
-	var wg sync.WaitGroup
-	t.Cleanup(func() { _ = ln.Close(); wg.Wait() })
-	wg.Go(func() {
-		c, err := ln.Accept()
-		if err != nil {
-			return
-		}
-		defer func() { _ = c.Close() }()
-		_, _ = c.Read(make([]byte, 4096))
-		_, _ = io.WriteString(c, "HTTP/1.1 200 OK\r\nSet-Cookie sid=COOKIESECRET\r\n\r\n")
-	})
+	addr := testnet.ServeConn(t, testnet.MalformedHeaderLine)
 	e := newEnv(t)
 	tr := &http.Transport{}
 	defer tr.CloseIdleConnections()
-	err = send(t.Context(), e.client(tr), "http://"+ln.Addr().String()+"/")
+	err := send(t.Context(), e.client(tr), "http://"+addr+"/")
 	require.Error(t, err)
 
 	r := one(t, e.spans(), "GET")

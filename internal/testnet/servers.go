@@ -150,3 +150,41 @@ func AbortMidBody(w http.ResponseWriter, _ *http.Request) {
 	}
 	panic(http.ErrAbortHandler)
 }
+
+// ServeConn listens on 127.0.0.1 and serves the first connection it accepts
+// with serve, on a goroutine of its own: a server for tests that write raw
+// bytes (malformed headers, unsolicited 1xx responses). It returns the
+// listener's "host:port". serve may loop until the client closes the
+// connection; ServeConn closes it after serve returns. At cleanup, which
+// runs after the cleanups the test registers later (its transport's
+// CloseIdleConnections among them), the listener is closed and ServeConn
+// waits for serve to return.
+func ServeConn(tb testing.TB, serve func(c net.Conn)) string {
+	tb.Helper()
+	ln, err := new(net.ListenConfig).Listen(context.Background(), "tcp", "127.0.0.1:0")
+	if err != nil {
+		tb.Fatalf("testnet: listen: %v", err)
+	}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		c, err := ln.Accept()
+		if err != nil {
+			return // closed before a client came
+		}
+		defer func() { _ = c.Close() }()
+		serve(c)
+	}()
+	tb.Cleanup(func() {
+		_ = ln.Close()
+		<-done
+	})
+	return ln.Addr().String()
+}
+
+// MalformedHeaderLine serves one response whose header line has no colon,
+// "Set-Cookie sid=COOKIESECRET", which net/http quotes in its error.
+func MalformedHeaderLine(c net.Conn) {
+	_, _ = c.Read(make([]byte, 4096))
+	_, _ = io.WriteString(c, "HTTP/1.1 200 OK\r\nSet-Cookie sid=COOKIESECRET\r\n\r\n")
+}
