@@ -533,17 +533,7 @@ func TestUpstreamTransportReading100Continue(t *testing.T) {
 	reqBody := func(n int) string { return fmt.Sprintf("request body %d", n) }
 	reqID := func(n int) string { return fmt.Sprintf("REQ-ID-%d", n) }
 
-	ln, err := new(net.ListenConfig).Listen(t.Context(), "tcp", "127.0.0.1:0")
-	require.NoError(t, err)
-	served := make(chan struct{})
-	go func() {
-		defer close(served)
-		c, err := ln.Accept()
-		if err != nil {
-			t.Error(err)
-			return
-		}
-		defer c.Close()
+	addr := testnet.ServeConn(t, func(c net.Conn) {
 		br := bufio.NewReader(c)
 		for n := 1; ; n++ {
 			req, err := http.ReadRequest(br)
@@ -566,19 +556,15 @@ func TestUpstreamTransportReading100Continue(t *testing.T) {
 				return
 			}
 		}
-	}()
+	})
 	tr := &http.Transport{}
 	c := &http.Client{Transport: clienttrace.NewTransport(tr)}
-	t.Cleanup(func() {
-		tr.CloseIdleConnections()
-		_ = ln.Close()
-		<-served
-	})
+	t.Cleanup(tr.CloseIdleConnections)
 
 	for i := 1; i <= numReqs; i++ {
 		rec := &recorder{}
 		ctx := clienttrace.WithClientTrace(context.Background(), rec.trace())
-		req, err := http.NewRequestWithContext(ctx, http.MethodPost, "http://"+ln.Addr().String()+"/", strings.NewReader(reqBody(i)))
+		req, err := http.NewRequestWithContext(ctx, http.MethodPost, "http://"+addr+"/", strings.NewReader(reqBody(i)))
 		require.NoError(t, err)
 		req.Header.Set("Request-Id", reqID(i))
 		res, err := c.Do(req)

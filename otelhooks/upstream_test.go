@@ -534,17 +534,7 @@ func TestUpstreamTransportUnsolicited1xxSpans(t *testing.T) {
 	for _, status := range []string{"100 Continue", "123 OneTwoThree"} {
 		t.Run(status, func(t *testing.T) {
 			const numReqs = 5
-			ln, err := new(net.ListenConfig).Listen(t.Context(), "tcp", "127.0.0.1:0")
-			require.NoError(t, err)
-			served := make(chan struct{})
-			go func() {
-				defer close(served)
-				c, err := ln.Accept()
-				if err != nil {
-					t.Error(err)
-					return
-				}
-				defer c.Close()
+			addr := testnet.ServeConn(t, func(c net.Conn) {
 				br := bufio.NewReader(c)
 				for n := 1; ; n++ {
 					req, err := http.ReadRequest(br)
@@ -558,18 +548,14 @@ func TestUpstreamTransportUnsolicited1xxSpans(t *testing.T) {
 						return
 					}
 				}
-			}()
-			tr := &http.Transport{}
-			t.Cleanup(func() {
-				tr.CloseIdleConnections()
-				_ = ln.Close()
-				<-served
 			})
+			tr := &http.Transport{}
+			t.Cleanup(tr.CloseIdleConnections)
 			e := newEnv(t)
 			client := e.client(tr)
 			ctx, root := e.root(t.Context())
 			for i := 1; i <= numReqs; i++ {
-				req, err := http.NewRequestWithContext(ctx, http.MethodPost, "http://"+ln.Addr().String()+"/", strings.NewReader(fmt.Sprintf("request body %d", i)))
+				req, err := http.NewRequestWithContext(ctx, http.MethodPost, "http://"+addr+"/", strings.NewReader(fmt.Sprintf("request body %d", i)))
 				require.NoError(t, err)
 				res, err := client.Do(req)
 				require.NoError(t, err)
