@@ -45,9 +45,12 @@ type proxyState struct {
 
 	// tunnel is whether a CONNECT is coming: GetConn named another
 	// address than the URL's, for an "https" URL. gotConn is whether the
-	// attempt got its connection.
+	// attempt got its connection. on is whether the request's context has
+	// its node (withProxy, or a pooled state's sentCtx): set before the
+	// request is sent, read-only after.
 	tunnel  bool
 	gotConn bool
+	on      bool
 	// start is when the connection to the proxy was up (the dial's
 	// end); tlsStart and tlsDone are the start and the successful end of
 	// the first handshake after it, which is either the server's, through
@@ -100,6 +103,7 @@ func (r *request) withProxy(ctx context.Context, direct bool) context.Context {
 		return ctx
 	}
 	r.proxy.ctx = proxyCtx{Context: ctx, r: r}
+	r.proxy.on = true
 	return &r.proxy.ctx
 }
 
@@ -135,7 +139,7 @@ func (r *request) proxyGetConn(hostPort string) {
 	p.tunnel, p.gotConn = false, false
 	p.start, p.tlsStart, p.tlsDone = time.Time{}, time.Time{}, time.Time{}
 	p.dial, p.recorded, p.status, p.hookErr = -1, false, 0, nil
-	if r.proxy.ctx.r == nil || r.req.URL.Scheme != "https" || !isASCII(r.req.URL.Host) {
+	if !r.proxy.on || r.req.URL.Scheme != "https" || !isASCII(r.req.URL.Host) {
 		return
 	}
 	if strings.EqualFold(hostPort, targetAddr(r.req.URL)) {

@@ -3,5 +3,5 @@
 package otelhooks_test
 
 // raceEnabled is whether the tests run under the race detector, which
-// changes allocation counts (TestAllocationBudgets).
+// changes allocation counts (TestAllocationBudgets, TestPoolReusesOnlyFinishedStates).
 const raceEnabled = false

@@ -89,6 +89,7 @@ type request struct {
 	// (TestRequestStateFitsItsSizeClass). So does size1xx: the bytes of
 	// 1xx header fields received, as HTTP/2 counts them, against max1xx.
 	connected  bool
+	seen       seenHooks // what reusable needs to know (pool.go)
 	size1xx    int32
 	attempts   int
 	getconn    phase
@@ -178,7 +179,15 @@ type connectAttempt struct {
 // hook for an IP address, and no 100-continue hook without "Expect:
 // 100-continue".
 func newRequest(parent context.Context, cfg *config, tracer trace.Tracer, span trace.Span, ownsSpan bool, req *http.Request, t *transport) *request {
-	r := &request{
+	r := new(request)
+	r.init(parent, cfg, tracer, span, ownsSpan, req, t, nil)
+	return r
+}
+
+// init sets up r as newRequest describes. pooled is nil, or the pooled state
+// r is part of (pool.go), whose hooks, bound once, init then installs.
+func (r *request) init(parent context.Context, cfg *config, tracer trace.Tracer, span trace.Span, ownsSpan bool, req *http.Request, t *transport, pooled *pooledRequest) {
+	*r = request{
 		cfg:       cfg,
 		tracer:    tracer,
 		parent:    parent,
@@ -195,6 +204,13 @@ func newRequest(parent context.Context, cfg *config, tracer trace.Tracer, span t
 	}
 	hooks := hooksFor(cfg, t, req)
 	r.tlsInDial = hooks.tlsInDial
+	if pooled != nil {
+		r.trace = pooled.hooks(hooks)
+		if r.recording {
+			r.connects = r.connectBuf[:0]
+		}
+		return
+	}
 	if !r.recording {
 		r.trace = clienttrace.ClientTrace{
 			GetConn:       r.getConn,
@@ -205,7 +221,7 @@ func newRequest(parent context.Context, cfg *config, tracer trace.Tracer, span t
 		if hooks.dns {
 			r.trace.DNSStart, r.trace.DNSDone = r.dnsStart, r.dnsDone
 		}
-		return r
+		return
 	}
 	r.connects = r.connectBuf[:0]
 	r.trace = clienttrace.ClientTrace{
@@ -239,7 +255,6 @@ func newRequest(parent context.Context, cfg *config, tracer trace.Tracer, span t
 		// setups, which outlive r.
 		r.csInstall(t.conns, t.base)
 	}
-	return r
 }
 
 // hasBody reports whether net/http sends req with a body: its
@@ -319,6 +334,7 @@ func (r *request) getConn(hostPort string) {
 		return
 	}
 	defer r.mu.Unlock()
+	r.seen.once(seenGetConn, seenGetConnAgain)
 	if r.attempts > 0 && !r.connected {
 		return
 	}
@@ -354,6 +370,7 @@ func (r *request) gotConn(info clienttrace.GotConnInfo) {
 	}
 	defer r.mu.Unlock()
 	r.connected = true
+	r.seen.sawGotConn(info)
 	r.meter.gotConn(now)
 	r.proxyGotConn()
 	if ic := instrumentedConnOf(info.Conn); ic != nil {
@@ -456,6 +473,7 @@ func (r *request) dnsStart(info clienttrace.DNSStartInfo) {
 		return
 	}
 	defer r.mu.Unlock()
+	r.seen |= seenDial
 	r.meter.dnsStarted(info.Host, now)
 	if r.recording {
 		r.start(r.phaseParent(), &r.dns, &dnsPhase, stamp(now), append(r.attrs(), semconv.DNSQuestionName(info.Host))...)
@@ -503,6 +521,7 @@ func (r *request) connectStart(network, addr string) {
 		return
 	}
 	defer r.mu.Unlock()
+	r.seen |= seenDial
 	r.connects = append(r.connects, connectAttempt{network: network, addr: addr})
 	c := &r.connects[len(r.connects)-1]
 	attrs := r.attrs()
@@ -565,6 +584,7 @@ func (r *request) tlsHandshakeStart() {
 		return
 	}
 	defer r.mu.Unlock()
+	r.seen |= seenDial
 	r.proxyTLSStart(now)
 	at := stamp(now)
 	if r.proxy.tunnel {
@@ -656,16 +676,23 @@ func (r *request) wroteHeaderField(key string, values []string) {
 	r.sentHeaders[key] = append(r.sentHeaders[key], values...)
 }
 
-func (r *request) wroteRequest(info clienttrace.WroteRequestInfo) {
+func (r *request) wroteRequest(info clienttrace.WroteRequestInfo) { r.wrote(info) }
+
+// wrote is wroteRequest, which reports whether it was the last hook of the
+// request, its state reusable (pool.go): WroteRequest can come after the
+// request ended, and the state waits for it.
+func (r *request) wrote(info clienttrace.WroteRequestInfo) (reusable bool) {
 	now := time.Now()
-	if !r.lockUnlessDone() {
-		return
-	}
+	r.mu.Lock()
 	defer r.mu.Unlock()
+	r.seen |= seenWrote
+	if r.done {
+		return r.reusableLocked()
+	}
 	if !r.send.open {
 		// Ended at the first response byte already (a request without
 		// a body); got1xxResponse starts the wait if that was a 1xx.
-		return
+		return false
 	}
 	at := stamp(now)
 	if info.Err != nil && (r.final || (!r.respAt.IsZero() && !r.informational)) {
@@ -675,11 +702,11 @@ func (r *request) wroteRequest(info clienttrace.WroteRequestInfo) {
 		// fails to write on the connection it closes). The upload was
 		// abandoned, not failed: the response says what happened.
 		r.abandon(&r.send)
-		return
+		return false
 	}
 	r.end(&r.send, info.Err, at)
 	if info.Err != nil {
-		return
+		return false
 	}
 	r.sentAt = now
 	// http.wait runs from here to the final response's first byte. If a
@@ -690,6 +717,7 @@ func (r *request) wroteRequest(info clienttrace.WroteRequestInfo) {
 	if !r.final && (r.respAt.IsZero() || r.informational) {
 		r.start(r.parent, &r.wait, &waitPhase, at)
 	}
+	return false
 }
 
 // gotFirstResponseByte is called for the first byte of the first response,
@@ -832,12 +860,16 @@ func (r *request) beginFinalResponse(now time.Time) {
 	r.start(r.parent, &r.receive, &receivePhase, at)
 }
 
-func (r *request) bodyDone(info clienttrace.BodyDoneInfo) {
+func (r *request) bodyDone(info clienttrace.BodyDoneInfo) { r.endBody(info) }
+
+// endBody is bodyDone, which reports whether it was the last hook of the
+// request, its state reusable (pool.go).
+func (r *request) endBody(info clienttrace.BodyDoneInfo) (reusable bool) {
 	now := time.Now()
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if r.done {
-		return
+		return false
 	}
 	if r.recording {
 		attrs := appendBodySize(r.attrs(), r.resp, info.BytesRead)
@@ -849,6 +881,7 @@ func (r *request) bodyDone(info clienttrace.BodyDoneInfo) {
 		r.end(&r.receive, err, stamp(now), attrs...)
 	}
 	r.finish(nil, "", &info)
+	return r.reusableLocked()
 }
 
 // appendBodySize appends the size of the response body read: as

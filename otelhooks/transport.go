@@ -56,6 +56,10 @@ func NewTransport(base http.RoundTripper, opts ...Option) http.RoundTripper {
 	}
 	t.learnBase(base)
 	t.starts.New = func() any { return newSpanStart(cfg) }
+	if reusesState(base, cfg) {
+		t.reuse = true
+		t.requests.New = func() any { return newPooledRequest(&t.requests) }
+	}
 	if cfg.connSpans {
 		t.conns = newConnRegistry()
 	}
@@ -86,6 +90,10 @@ type transport struct {
 
 	// starts holds *spanStart, for the options of the request spans.
 	starts sync.Pool
+	// reuse is whether requests take their state from requests, which
+	// holds *pooledRequest (pool.go); read-only once NewTransport returns.
+	reuse    bool
+	requests sync.Pool
 	// conns pairs connections with their setups under
 	// WithConnectionSpans (connspans.go); nil without it. Safe for
 	// concurrent use.
@@ -141,7 +149,14 @@ func (t *transport) RoundTrip(req *http.Request) (*http.Response, error) {
 		}
 		return t.base.RoundTrip(t.prop.Clone(ctx, req))
 	}
-	r := newRequest(ctx, t.cfg, tracer, span, ownsSpan, req, t)
+	var r *request
+	var pooled *pooledRequest
+	if t.reuse && user == nil {
+		pooled = t.pooledRequestFor(ctx, tracer, span, ownsSpan, req)
+		r = &pooled.r
+	} else {
+		r = newRequest(ctx, t.cfg, tracer, span, ownsSpan, req, t)
+	}
 	if user != nil && user.Got1xxResponse != nil {
 		r.max1xx = 0 // the caller sees the 1xx responses: see max1xxHeaderBytes
 	}
@@ -150,6 +165,11 @@ func (t *transport) RoundTrip(req *http.Request) (*http.Response, error) {
 		// instrumentation's span, that instrumentation records the
 		// request-level metrics itself: only the phases' are recorded.
 		r.meter = newRequestMeter(ctx, t.inst, req, !t.cfg.noRequestSpan, t.cfg.metricAttrs(req))
+	}
+	if pooled != nil {
+		// pool.go: the request's hooks, in a context that stops
+		// answering with them once the state carries another request.
+		return t.lifecycle.RoundTrip(t.prop.Clone(pooled.context(ctx, t.direct), req))
 	}
 	ctx = r.withProxy(ctx, t.direct) // proxy.go: lets the dial find the request
 	ctx = r.csContext(ctx)           // WithConnectionSpans: for InstrumentDialer

@@ -1,0 +1,272 @@
+package otelhooks
+
+import (
+	"context"
+	"net/http"
+	"sync"
+	"sync/atomic"
+
+	"go.opentelemetry.io/otel/trace"
+
+	"github.com/wiretrace/wiretrace/clienttrace"
+)
+
+// Pooled request states. A request's state is one allocation, and each hook
+// it installs is one more: a method value, bound to that state. A transport
+// whose base is an *http.Transport keeps the states of its finished
+// requests in a pool, with their hooks bound once, so that a request that
+// finds one allocates neither.
+//
+// A state may carry another request only once no hook of the last one can
+// run again, and net/http calls some hooks late: ConnectDone,
+// TLSHandshakeDone and DNSDone from a dial that outlives its request, and
+// WroteRequest (with the write hooks before it) after the response, when the
+// server answered before the upload ended. A state goes back to the pool
+// (reusable) only after a round trip of which net/http's own code says no
+// more is coming:
+//
+//   - the base is exactly an *http.Transport, so no unknown RoundTripper
+//     sees the hooks, and the request has no hooks of the caller's
+//     (WithClientTrace) and no connection spans (WithConnectionSpans, whose
+//     setups outlive the request by design);
+//   - GetConn came once and GotConn once: no retry, no second look for a
+//     connection (net/http's HTTP/2 pool calls GetConn again on the path
+//     that may dial);
+//   - the connection was not dialed for the request. An HTTP/1 connection
+//     that GotConn reports WasIdle was taken from the idle pool before any
+//     dial was queued (Transport.getConn: queueForIdleConn delivered it);
+//     an HTTP/2 connection reported Reused, with one GetConn, came from the
+//     HTTP/2 pool, which does not dial (noDialClientConnPool). No DNS,
+//     connect or TLS hook fired;
+//   - WroteRequest came, if it was installed: the request is written, so
+//     no write hook is still to come;
+//   - the round trip succeeded and BodyDone came: it is the last hook.
+//     net/http returns an HTTP/1 connection to the idle pool (PutIdleConn)
+//     before the body's Read returns io.EOF, and not at all after an early
+//     Close.
+//
+// Every other state is left to the garbage collector, as it is without a
+// pool. TestPoolReusesOnlyFinishedStates pins the rules.
+//
+// A state's hooks also stay reachable from the context the request was sent
+// with, which the caller gets back as resp.Request.Context() and may keep,
+// or even send another request with. That context is a sentCtx: it answers
+// with the request's hooks only while the state carries that request, and
+// once the state is back in the pool as the context the request was given,
+// with its span. TestPooledStateContextOutlivesTheRequest pins it.
+
+// pooledRequest is a request state that can carry request after request: r,
+// and r's hooks, bound once.
+type pooledRequest struct {
+	r request
+	// gen counts the requests r has carried; a sentCtx made for one
+	// answers with its hooks only while gen has not moved on.
+	gen atomic.Uint64
+	// bound is r's hooks, as method values, each made the first time a
+	// request of the state needs it (hooks). BodyDone and WroteRequest
+	// are the pooled state's, which return it to pool.
+	bound clienttrace.ClientTrace
+	pool  *sync.Pool
+}
+
+// newPooledRequest returns a state for pool, with no hook bound yet.
+func newPooledRequest(pool *sync.Pool) *pooledRequest {
+	return &pooledRequest{pool: pool}
+}
+
+// hooks returns the hooks newRequest would bind for p's request, as r.init
+// has set it up so far, with the optional hooks h: the same set
+// (TestPooledHooksMatchNewRequest), picked from p.bound. A hook the state
+// has not bound yet is bound now, once: a state that never carries a
+// second request costs no more hooks than newRequest binds.
+func (p *pooledRequest) hooks(h hookSet) clienttrace.ClientTrace {
+	r, b := &p.r, &p.bound
+	if b.GetConn == nil {
+		b.GetConn, b.GotConn, b.RoundTripDone, b.BodyDone = r.getConn, r.gotConn, r.roundTripDone, p.bodyDone
+	}
+	t := clienttrace.ClientTrace{GetConn: b.GetConn, GotConn: b.GotConn, RoundTripDone: b.RoundTripDone, BodyDone: b.BodyDone}
+	if h.dns {
+		if b.DNSStart == nil {
+			b.DNSStart, b.DNSDone = r.dnsStart, r.dnsDone
+		}
+		t.DNSStart, t.DNSDone = b.DNSStart, b.DNSDone
+	}
+	if !r.recording {
+		return t
+	}
+	if b.WroteRequest == nil {
+		b.PutIdleConn, b.GotFirstResponseByte, b.Got1xxResponse = r.putIdleConn, r.gotFirstResponseByte, r.got1xxResponse
+		b.ConnectStart, b.ConnectDone = r.connectStart, r.connectDone
+		b.WroteHeaders, b.WroteRequest = r.wroteHeaders, p.wroteRequest
+	}
+	t.PutIdleConn, t.GotFirstResponseByte, t.Got1xxResponse = b.PutIdleConn, b.GotFirstResponseByte, b.Got1xxResponse
+	t.ConnectStart, t.ConnectDone = b.ConnectStart, b.ConnectDone
+	t.WroteHeaders, t.WroteRequest = b.WroteHeaders, b.WroteRequest
+	if h.tls {
+		if b.TLSHandshakeStart == nil {
+			b.TLSHandshakeStart, b.TLSHandshakeDone = r.tlsHandshakeStart, r.tlsHandshakeDone
+		}
+		t.TLSHandshakeStart, t.TLSHandshakeDone = b.TLSHandshakeStart, b.TLSHandshakeDone
+	}
+	if h.continue100 {
+		if b.Wait100Continue == nil {
+			b.Wait100Continue, b.Got100Continue = r.wait100Continue, r.got100Continue
+		}
+		t.Wait100Continue, t.Got100Continue = b.Wait100Continue, b.Got100Continue
+	}
+	if h.headerField && r.ownsSpan {
+		if b.WroteHeaderField == nil {
+			b.WroteHeaderField = r.wroteHeaderField
+		}
+		t.WroteHeaderField = b.WroteHeaderField
+	}
+	return t
+}
+
+// bodyDone and wroteRequest are r's BodyDone and WroteRequest, which hand
+// the state back to its pool when theirs was the request's last hook: the
+// round trip's end, or a late WroteRequest after it. The decision is taken
+// in the hook's own critical section (endBody, wrote), so exactly one of
+// the two takes it, and neither touches r after it.
+func (p *pooledRequest) bodyDone(info clienttrace.BodyDoneInfo) {
+	if p.r.endBody(info) {
+		p.release()
+	}
+}
+
+func (p *pooledRequest) wroteRequest(info clienttrace.WroteRequestInfo) {
+	if p.r.wrote(info) {
+		p.release()
+	}
+}
+
+// release hands p back to its pool. Contexts made for its request stop
+// answering with its hooks first; then the state is cleared, which lets go
+// of the request, the response and the spans at once.
+func (p *pooledRequest) release() {
+	p.gen.Add(1)
+	p.r = request{}
+	if f := testHookReleased.Load(); f != nil {
+		(*f)(p)
+	}
+	p.pool.Put(p)
+}
+
+// testHookReleased, if set, is called with each state release hands back.
+var testHookReleased atomic.Pointer[func(*pooledRequest)]
+
+// seenHooks is what a request's hooks have seen of its round trip, for
+// reusableLocked: one byte, in the request's padding. r.mu guards it.
+type seenHooks uint8
+
+const (
+	seenGetConn      seenHooks = 1 << iota // GetConn came
+	seenGetConnAgain                       // GetConn came more than once
+	seenGotConn                            // GotConn came
+	seenGotConnAgain                       // GotConn came more than once
+	seenPooledConn                         // the (last) GotConn's connection was not dialed for the request, if HTTP/1
+	seenReusedConn                         // the (last) GotConn's connection was Reused
+	seenDial                               // a DNS, connect or TLS hook came
+	seenWrote                              // WroteRequest came
+)
+
+// once sets first, or again if first is set already.
+func (s *seenHooks) once(first, again seenHooks) {
+	if *s&first != 0 {
+		*s |= again
+	}
+	*s |= first
+}
+
+// sawGotConn notes a GotConn with info.
+func (s *seenHooks) sawGotConn(info clienttrace.GotConnInfo) {
+	s.once(seenGotConn, seenGotConnAgain)
+	*s &^= seenPooledConn | seenReusedConn
+	if info.WasIdle {
+		*s |= seenPooledConn
+	}
+	if info.Reused {
+		*s |= seenReusedConn
+	}
+}
+
+// reusableLocked reports whether no hook of r's request can run any more,
+// by the rules at the top of this file, so that its state may carry
+// another request. r.mu must be held.
+func (r *request) reusableLocked() bool {
+	s := r.seen
+	switch {
+	case !r.done || r.resp == nil:
+		return false // not finished by BodyDone after a round trip that succeeded
+	case s&(seenGetConn|seenGetConnAgain|seenGotConn|seenGotConnAgain) != seenGetConn|seenGotConn:
+		return false // not exactly one GetConn and one GotConn
+	case s&seenDial != 0:
+		return false
+	case r.trace.WroteRequest != nil && s&seenWrote == 0:
+		return false // WroteRequest may still come
+	}
+	if r.resp.ProtoMajor == 2 {
+		return s&seenReusedConn != 0
+	}
+	return s&seenPooledConn != 0
+}
+
+// sentCtx is the context a pooled request is sent with (and the caller gets
+// back as resp.Request.Context()): hooked, the caller's context with the
+// request's hooks, while the state carries the request; once the state is
+// back in the pool, the caller's context alone (proxyCtx.Context), so that
+// a context kept, or reused for another request, does not lead to a state
+// another request now owns. It is also the request's proxy node
+// (proxy.go), which a pooled state cannot embed: the node outlives it.
+type sentCtx struct {
+	proxyCtx
+	hooked  context.Context
+	p       *pooledRequest
+	gen     uint64
+	proxied bool
+}
+
+func (c *sentCtx) Value(key any) any {
+	if c.p.gen.Load() != c.gen {
+		return c.Context.Value(key)
+	}
+	if c.proxied && key == (proxyCtxKey{}) {
+		return &c.proxyCtx
+	}
+	return c.hooked.Value(key)
+}
+
+func (c *sentCtx) String() string { return "otelhooks.request" }
+
+// reusesState reports whether t keeps the states of its requests in a pool:
+// see the top of this file. Without keep-alives no connection is ever
+// reused, and no state could be.
+func reusesState(base http.RoundTripper, cfg *config) bool {
+	tr, ok := base.(*http.Transport)
+	return ok && !tr.DisableKeepAlives && !cfg.connSpans
+}
+
+// pooledRequestFor returns a state from t's pool, set up for req as
+// newRequest sets one up.
+func (t *transport) pooledRequestFor(parent context.Context, tracer trace.Tracer, span trace.Span, ownsSpan bool, req *http.Request) *pooledRequest {
+	p := t.requests.Get().(*pooledRequest)
+	p.r.init(parent, t.cfg, tracer, span, ownsSpan, req, t, p)
+	return p
+}
+
+// context returns the context p's request is sent with: ctx, the caller's
+// (with the request span), with the request's hooks, as a sentCtx.
+func (p *pooledRequest) context(ctx context.Context, direct bool) context.Context {
+	r := &p.r
+	r.proxy.dial = -1
+	proxied := !direct && r.req != nil && r.req.URL != nil
+	r.proxy.on = proxied
+	c := &sentCtx{
+		proxyCtx: proxyCtx{Context: ctx, r: r},
+		hooked:   clienttrace.WithClientTrace(ctx, &r.trace),
+		p:        p,
+		gen:      p.gen.Load(),
+		proxied:  proxied,
+	}
+	return c
+}

@@ -1,0 +1,391 @@
+package otelhooks
+
+import (
+	"context"
+	"errors"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"net/http/httptrace"
+	"reflect"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
+	sdktrace "go.opentelemetry.io/otel/sdk/trace"
+	"go.opentelemetry.io/otel/sdk/trace/tracetest"
+	"go.opentelemetry.io/otel/trace"
+
+	"github.com/wiretrace/wiretrace/clienttrace"
+	"github.com/wiretrace/wiretrace/internal/spantest"
+	"github.com/wiretrace/wiretrace/internal/testnet"
+)
+
+// sentState returns the pooled state resp's request was sent with, and
+// whether that state went back to its pool after the request; nil if the
+// request had no pooled state.
+func sentState(resp *http.Response) (p *pooledRequest, released bool) {
+	c, ok := resp.Request.Context().(*sentCtx)
+	if !ok {
+		return nil, false
+	}
+	return c.p, c.p.gen.Load() != c.gen
+}
+
+// doRead sends a GET (or what newReq makes) through rt, reads the body to
+// the end and closes it.
+func doRead(t *testing.T, ctx context.Context, rt http.RoundTripper, req *http.Request) *http.Response {
+	t.Helper()
+	resp, err := rt.RoundTrip(req.WithContext(ctx))
+	require.NoError(t, err)
+	_, err = io.Copy(io.Discard, resp.Body)
+	require.NoError(t, err)
+	require.NoError(t, resp.Body.Close())
+	return resp
+}
+
+// roundTripRead sends a GET to url through rt with ctx, reads the body to
+// the end and closes it.
+func roundTripRead(ctx context.Context, rt http.RoundTripper, url string) error {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+	if err != nil {
+		return err
+	}
+	resp, err := rt.RoundTrip(req)
+	if err != nil {
+		return err
+	}
+	_, err = io.Copy(io.Discard, resp.Body)
+	return errors.Join(err, resp.Body.Close())
+}
+
+func get(t *testing.T, url string) *http.Request {
+	t.Helper()
+	req, err := http.NewRequestWithContext(context.Background(), http.MethodGet, url, nil)
+	require.NoError(t, err)
+	return req
+}
+
+// watchReleases returns a channel that receives each state handed back to
+// a pool until the test ends.
+func watchReleases(t *testing.T) <-chan *pooledRequest {
+	t.Helper()
+	ch := make(chan *pooledRequest, 64)
+	f := func(p *pooledRequest) {
+		select {
+		case ch <- p:
+		default:
+		}
+	}
+	testHookReleased.Store(&f)
+	t.Cleanup(func() { testHookReleased.Store(nil) })
+	return ch
+}
+
+// awaitRelease waits until p is handed back to its pool.
+func awaitRelease(t *testing.T, releases <-chan *pooledRequest, p *pooledRequest) {
+	t.Helper()
+	timeout := time.After(10 * time.Second)
+	for {
+		select {
+		case q := <-releases:
+			if q == p {
+				return
+			}
+		case <-timeout:
+			t.Fatal("the state was not handed back to the pool")
+		}
+	}
+}
+
+// TestPoolReusesOnlyFinishedStates pins pool.go's rules: a request's state
+// goes back to the pool only when no hook of the request can come any more.
+func TestPoolReusesOnlyFinishedStates(t *testing.T) {
+	tp := sdktrace.NewTracerProvider(sdktrace.WithSpanProcessor(spantest.Discard{}))
+	ctx := context.Background()
+
+	t.Run("HTTP/1 keep-alive: the request that dialed keeps its state, the next one on the idle connection gives it back", func(t *testing.T) {
+		srv := httptest.NewServer(http.HandlerFunc(testnet.OK))
+		t.Cleanup(srv.Close)
+		base := &http.Transport{}
+		t.Cleanup(base.CloseIdleConnections)
+		rt := NewTransport(base, WithTracerProvider(tp))
+
+		p1, released := sentState(doRead(t, ctx, rt, get(t, srv.URL)))
+		require.NotNil(t, p1)
+		assert.False(t, released, "a dialed connection's dial may report late")
+		p2, released := sentState(doRead(t, ctx, rt, get(t, srv.URL)))
+		require.NotNil(t, p2)
+		assert.NotSame(t, p1, p2, "a state not given back is not reused")
+		assert.True(t, released, "an idle connection: nothing more can come")
+		p3, released := sentState(doRead(t, ctx, rt, get(t, srv.URL)))
+		assert.True(t, released)
+		if !raceEnabled { // the race detector's sync.Pool drops items at random
+			assert.Same(t, p2, p3, "the state given back carries the next request")
+		}
+	})
+
+	t.Run("HTTP/2: a stream on a reused connection gives its state back", func(t *testing.T) {
+		srv, base := testnet.NewTLSServer(t, http.HandlerFunc(testnet.OK), true)
+		rt := NewTransport(base, WithTracerProvider(tp))
+		resp := doRead(t, ctx, rt, get(t, srv.URL))
+		require.Equal(t, 2, resp.ProtoMajor)
+		_, released := sentState(resp)
+		assert.False(t, released)
+		// The stream's WroteRequest may come after its body was read: the
+		// state is handed back then.
+		releases := watchReleases(t)
+		for range 3 {
+			resp = doRead(t, ctx, rt, get(t, srv.URL))
+			require.Equal(t, 2, resp.ProtoMajor)
+			p, released := sentState(resp)
+			require.NotNil(t, p)
+			if !released {
+				awaitRelease(t, releases, p)
+			}
+		}
+	})
+
+	t.Run("unsampled and metered: the metrics' state is given back too", func(t *testing.T) {
+		srv := httptest.NewServer(http.HandlerFunc(testnet.OK))
+		t.Cleanup(srv.Close)
+		base := &http.Transport{}
+		t.Cleanup(base.CloseIdleConnections)
+		unsampled := sdktrace.NewTracerProvider(sdktrace.WithSampler(sdktrace.NeverSample()))
+		rt := NewTransport(base, WithTracerProvider(unsampled), WithMeterProvider(sdkmetric.NewMeterProvider(sdkmetric.WithReader(sdkmetric.NewManualReader()))))
+		doRead(t, ctx, rt, get(t, srv.URL))
+		p, released := sentState(doRead(t, ctx, rt, get(t, srv.URL)))
+		require.NotNil(t, p)
+		assert.True(t, released)
+	})
+
+	t.Run("an upload answered before it was written keeps its state until WroteRequest came", func(t *testing.T) {
+		srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if r.Method == http.MethodPost {
+				w.Header().Set("Connection", "close")
+			}
+			_, _ = io.WriteString(w, "early")
+		}))
+		t.Cleanup(srv.Close)
+		base := &http.Transport{}
+		t.Cleanup(base.CloseIdleConnections)
+		rt := NewTransport(base, WithTracerProvider(tp))
+		doRead(t, ctx, rt, get(t, srv.URL)) // the idle connection
+
+		pr, pw := io.Pipe()
+		t.Cleanup(func() { _ = pw.Close() })
+		req, err := http.NewRequestWithContext(ctx, http.MethodPost, srv.URL, pr)
+		require.NoError(t, err)
+		releases := watchReleases(t)
+		resp := doRead(t, ctx, rt, req)
+		p, released := sentState(resp)
+		require.NotNil(t, p)
+		assert.False(t, released, "the body is still being written")
+		// The write ends (here failing: the server closed the
+		// connection), and its WroteRequest hands the state back.
+		require.NoError(t, pw.Close())
+		awaitRelease(t, releases, p)
+	})
+
+	t.Run("a connection the server closes: every request dials, no state is given back", func(t *testing.T) {
+		srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+			w.Header().Set("Connection", "close")
+		}))
+		t.Cleanup(srv.Close)
+		base := &http.Transport{}
+		t.Cleanup(base.CloseIdleConnections)
+		rt := NewTransport(base, WithTracerProvider(tp))
+		for range 3 {
+			p, released := sentState(doRead(t, ctx, rt, get(t, srv.URL)))
+			require.NotNil(t, p)
+			assert.False(t, released)
+		}
+	})
+
+	srv := httptest.NewServer(http.HandlerFunc(testnet.OK))
+	t.Cleanup(srv.Close)
+	for _, tc := range []struct {
+		name string
+		rt   func(*http.Transport) http.RoundTripper
+	}{
+		{"the caller's hooks (WithClientTrace)", func(b *http.Transport) http.RoundTripper {
+			return NewTransport(b, WithTracerProvider(tp), WithClientTrace(func(context.Context) *clienttrace.ClientTrace {
+				return &clienttrace.ClientTrace{GotConn: func(clienttrace.GotConnInfo) {}}
+			}))
+		}},
+		{"WithConnectionSpans", func(b *http.Transport) http.RoundTripper {
+			return NewTransport(b, WithTracerProvider(tp), WithConnectionSpans())
+		}},
+		{"a base that is not an *http.Transport", func(b *http.Transport) http.RoundTripper {
+			return NewTransport(struct{ http.RoundTripper }{b}, WithTracerProvider(tp))
+		}},
+		{"DisableKeepAlives", func(b *http.Transport) http.RoundTripper {
+			b.DisableKeepAlives = true
+			return NewTransport(b, WithTracerProvider(tp))
+		}},
+	} {
+		t.Run("no pool: "+tc.name, func(t *testing.T) {
+			base := &http.Transport{}
+			t.Cleanup(base.CloseIdleConnections)
+			rt := tc.rt(base)
+			for range 2 {
+				p, _ := sentState(doRead(t, ctx, rt, get(t, srv.URL)))
+				assert.Nil(t, p)
+			}
+		})
+	}
+}
+
+// TestPooledStateContextOutlivesTheRequest pins sentCtx: the context a
+// request was sent with, kept after its state went back to the pool, is
+// the caller's context with the request span, without the request's hooks,
+// and sending other requests with it, while the state carries another
+// request, records each request's own spans.
+func TestPooledStateContextOutlivesTheRequest(t *testing.T) {
+	rec := tracetest.NewSpanRecorder()
+	ends := spantest.NewEndChecker()
+	tp := sdktrace.NewTracerProvider(sdktrace.WithSpanProcessor(rec), sdktrace.WithSpanProcessor(ends))
+	srv := httptest.NewServer(http.HandlerFunc(testnet.OK))
+	t.Cleanup(srv.Close)
+	base := &http.Transport{}
+	t.Cleanup(base.CloseIdleConnections)
+	rt := NewTransport(base, WithTracerProvider(tp))
+	ctx := context.Background()
+	doRead(t, ctx, rt, get(t, srv.URL)) // the idle connection
+
+	resp := doRead(t, ctx, rt, get(t, srv.URL))
+	_, released := sentState(resp)
+	require.True(t, released)
+	kept := resp.Request.Context()
+	assert.Nil(t, httptrace.ContextClientTrace(kept), "the request's net/http hooks")
+	assert.Nil(t, clienttrace.ContextClientTrace(kept), "the request's hooks")
+	assert.Nil(t, proxyCtxOf(kept))
+	span := trace.SpanFromContext(kept)
+	require.True(t, span.SpanContext().IsValid(), "the request span stays in the context")
+	assert.Equal(t, "GET", span.(sdktrace.ReadOnlySpan).Name())
+
+	// The kept context, sent again through the same transport and through
+	// the bare one, beside fresh requests that reuse the state.
+	before := len(rec.Ended())
+	var wg sync.WaitGroup
+	const n = 20
+	errs := make(chan error, n)
+	for i := range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			c := ctx
+			if i%2 == 0 {
+				c = kept
+			}
+			r := rt
+			if i%4 == 0 {
+				r = base
+			}
+			errs <- roundTripRead(c, r, srv.URL)
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		require.NoError(t, err)
+	}
+	ends.AssertAllEnded(t)
+
+	spans := rec.Ended()[before:]
+	parents := map[trace.SpanID]trace.SpanID{}
+	phases := map[trace.SpanID][]string{} // request span: its phases
+	for _, s := range spans {
+		parents[s.SpanContext().SpanID()] = s.Parent().SpanID()
+		if s.Name() == "GET" {
+			phases[s.SpanContext().SpanID()] = nil
+		}
+	}
+	// The bare transport's requests record nothing: no hook of ours was
+	// left in the kept context.
+	require.Len(t, phases, n-n/4)
+	for _, s := range spans {
+		if s.Name() == "GET" {
+			continue
+		}
+		// Every phase is under a request of this round.
+		up := s.Parent().SpanID()
+		for range 4 {
+			if _, ok := phases[up]; ok {
+				break
+			}
+			up = parents[up]
+		}
+		_, ok := phases[up]
+		require.True(t, ok, "%s is under a request of this round", s.Name())
+		if up == s.Parent().SpanID() {
+			phases[up] = append(phases[up], s.Name())
+		}
+	}
+	for id, names := range phases {
+		assert.ElementsMatch(t, []string{"http.getconn", "http.send", "http.wait", "http.receive"}, names, "request %v", id)
+	}
+}
+
+// TestPooledHooksMatchNewRequest pins pooledRequest.hooks: a pooled state
+// installs the same hooks newRequest binds, for each kind of request, both
+// when it binds them for the first time and when it has them all bound.
+func TestPooledHooksMatchNewRequest(t *testing.T) {
+	sampled := sdktrace.NewTracerProvider(sdktrace.WithSpanProcessor(spantest.Discard{}))
+	full := newPooledRequest(nil)
+	for _, tc := range []struct {
+		name   string
+		url    string
+		expect string
+		proxy  bool
+		opts   []Option
+		noSpan bool // unsampled: only the metrics' hooks
+	}{
+		{name: "http to an address", url: "http://127.0.0.1:1/"},
+		{name: "http to a name", url: "http://localhost:1/"},
+		{name: "https", url: "https://localhost:1/"},
+		{name: "100-continue", url: "http://127.0.0.1:1/", expect: "100-continue"},
+		{name: "through a proxy", url: "http://127.0.0.1:1/", proxy: true},
+		{name: "request headers", url: "https://localhost:1/", opts: []Option{WithRequestHeaders("User-Agent")}},
+		{name: "unsampled", url: "http://localhost:1/", noSpan: true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			base := &http.Transport{}
+			if tc.proxy {
+				base.Proxy = http.ProxyFromEnvironment
+			}
+			tr := NewTransport(base, append([]Option{WithTracerProvider(sampled)}, tc.opts...)...).(*transport)
+			req := get(t, tc.url)
+			if tc.expect != "" {
+				req.Header.Set("Expect", tc.expect)
+			}
+			var span trace.Span
+			if !tc.noSpan {
+				_, span = sampled.Tracer("test").Start(context.Background(), "GET")
+				t.Cleanup(func() { span.End() })
+			}
+			want := hookNames(&newRequest(context.Background(), tr.cfg, nil, span, span != nil, req, tr).trace)
+			fresh := newPooledRequest(nil)
+			fresh.r.init(context.Background(), tr.cfg, nil, span, span != nil, req, tr, fresh)
+			assert.Equal(t, want, hookNames(&fresh.r.trace), "binding for the first time")
+			full.r.init(context.Background(), tr.cfg, nil, span, span != nil, req, tr, full)
+			assert.Equal(t, want, hookNames(&full.r.trace), "from hooks already bound")
+		})
+	}
+	assert.Len(t, hookNames(&full.bound), 18, "every hook was bound once")
+}
+
+// hookNames returns the names of the hooks set in ct.
+func hookNames(ct *clienttrace.ClientTrace) []string {
+	var names []string
+	v := reflect.ValueOf(ct).Elem()
+	for i := range v.NumField() {
+		if f := v.Field(i); f.Kind() == reflect.Func && !f.IsNil() {
+			names = append(names, v.Type().Field(i).Name)
+		}
+	}
+	return names
+}

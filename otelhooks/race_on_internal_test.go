@@ -1,0 +1,7 @@
+//go:build race
+
+package otelhooks
+
+// raceEnabled is whether the tests run under the race detector, which
+// changes allocation counts (TestAllocationBudgets, TestPoolReusesOnlyFinishedStates).
+const raceEnabled = true
