@@ -28,22 +28,34 @@ import (
 //   - the base is exactly an *http.Transport, so no unknown RoundTripper
 //     sees the hooks, and the request has no hooks of the caller's
 //     (WithClientTrace) and no connection spans (WithConnectionSpans, whose
-//     setups outlive the request by design);
+//     setups outlive the request by design). Without keep-alives every
+//     request dials, so the transport pools only if it dials itself
+//     (reusesState);
 //   - GetConn came once and GotConn once: no retry, no second look for a
 //     connection (net/http's HTTP/2 pool calls GetConn again on the path
 //     that may dial);
-//   - the connection was not dialed for the request. An HTTP/1 connection
-//     that GotConn reports WasIdle was taken from the idle pool before any
-//     dial was queued (Transport.getConn: queueForIdleConn delivered it);
-//     an HTTP/2 connection reported Reused, with one GetConn, came from the
-//     HTTP/2 pool, which does not dial (noDialClientConnPool). No DNS,
-//     connect or TLS hook fired;
+//   - no dial of the request can report any more. Either none was made:
+//     an HTTP/1 connection that GotConn reports WasIdle was taken from the
+//     idle pool before any dial was queued (Transport.getConn:
+//     queueForIdleConn delivered it); an HTTP/2 connection reported Reused,
+//     with one GetConn, came from the HTTP/2 pool, which does not dial
+//     (noDialClientConnPool); and no DNS, connect or TLS hook fired. Or the
+//     dial is over (dialOverLocked): an HTTP/1 request on a new connection
+//     that net/http dialed itself with net.Dialer, to no proxy, whose every
+//     DNS, connect and TLS hook that started has ended, after the dial's
+//     last step (the connection for "http", the handshake for "https").
+//     net.Dialer calls those hooks on the dial's goroutine, in order, and
+//     nothing after them; the one exception is Happy Eyeballs, whose
+//     fallback dial may start after the winner returned, so a DNS answer
+//     with both IPv4 and IPv6 addresses keeps the state;
+//   - the round trip succeeded and BodyDone came. net/http returns an
+//     HTTP/1 connection to the idle pool (PutIdleConn) before the body's
+//     Read returns io.EOF, and not at all after an early Close;
 //   - WroteRequest came, if it was installed: the request is written, so
-//     no write hook is still to come;
-//   - the round trip succeeded and BodyDone came: it is the last hook.
-//     net/http returns an HTTP/1 connection to the idle pool (PutIdleConn)
-//     before the body's Read returns io.EOF, and not at all after an early
-//     Close.
+//     no write hook is still to come. It can come after BodyDone (HTTP/2
+//     reports a GET written from another goroutine, which the response
+//     can beat; an upload can go on after the response): the last of the
+//     two hands the state back.
 //
 // Every other state is left to the garbage collector, as it is without a
 // pool. TestPoolReusesOnlyFinishedStates pins the rules.
@@ -156,18 +168,21 @@ func (p *pooledRequest) release() {
 var testHookReleased atomic.Pointer[func(*pooledRequest)]
 
 // seenHooks is what a request's hooks have seen of its round trip, for
-// reusableLocked: one byte, in the request's padding. r.mu guards it.
-type seenHooks uint8
+// reusableLocked: two bytes, in the request's padding. r.mu guards it.
+type seenHooks uint16
 
 const (
 	seenGetConn      seenHooks = 1 << iota // GetConn came
 	seenGetConnAgain                       // GetConn came more than once
 	seenGotConn                            // GotConn came
 	seenGotConnAgain                       // GotConn came more than once
-	seenPooledConn                         // the (last) GotConn's connection was not dialed for the request, if HTTP/1
+	seenPooledConn                         // the (last) GotConn's connection was WasIdle
 	seenReusedConn                         // the (last) GotConn's connection was Reused
 	seenDial                               // a DNS, connect or TLS hook came
 	seenWrote                              // WroteRequest came
+	seenConnected                          // a ConnectDone without error came
+	seenHandshaken                         // a TLSHandshakeDone without error came
+	seenDualStack                          // a DNSDone answered IPv4 and IPv6 addresses
 )
 
 // once sets first, or again if first is set already.
@@ -190,6 +205,24 @@ func (s *seenHooks) sawGotConn(info clienttrace.GotConnInfo) {
 	}
 }
 
+// sawDNSDone notes a DNSDone with info: an answer of both IPv4 and IPv6
+// addresses lets net.Dialer race a fallback dial (Happy Eyeballs), which it
+// may start after the connection it returned, so no DNSDone tells when such
+// a dial is over.
+func (s *seenHooks) sawDNSDone(info clienttrace.DNSDoneInfo) {
+	v4, v6 := false, false
+	for _, a := range info.Addrs {
+		if a.IP.To4() != nil {
+			v4 = true
+		} else {
+			v6 = true
+		}
+	}
+	if v4 && v6 {
+		*s |= seenDualStack
+	}
+}
+
 // reusableLocked reports whether no hook of r's request can run any more,
 // by the rules at the top of this file, so that its state may carry
 // another request. r.mu must be held.
@@ -200,15 +233,36 @@ func (r *request) reusableLocked() bool {
 		return false // not finished by BodyDone after a round trip that succeeded
 	case s&(seenGetConn|seenGetConnAgain|seenGotConn|seenGotConnAgain) != seenGetConn|seenGotConn:
 		return false // not exactly one GetConn and one GotConn
-	case s&seenDial != 0:
-		return false
 	case r.trace.WroteRequest != nil && s&seenWrote == 0:
 		return false // WroteRequest may still come
+	}
+	if s&seenDial != 0 {
+		return r.dialOverLocked()
 	}
 	if r.resp.ProtoMajor == 2 {
 		return s&seenReusedConn != 0
 	}
 	return s&seenPooledConn != 0
+}
+
+// dialOverLocked reports whether the dial that r's hooks saw is over: no
+// hook of it can come any more. That is so for an HTTP/1 request on a new
+// connection, dialed by net/http with net.Dialer to no proxy (plainDial),
+// once every DNS, connect and TLS hook that started has ended and the dial
+// reached its last step (a connection for "http", a handshake for "https"),
+// with no dual-stack answer (sawDNSDone). The dial that reached it either
+// made the request's connection or is handing its own to the pool. r.mu
+// must be held.
+func (r *request) dialOverLocked() bool {
+	if !r.plainDial || !r.recording || r.req == nil || r.req.URL == nil {
+		return false
+	}
+	s := r.seen
+	last := seenConnected
+	if r.req.URL.Scheme == "https" {
+		last = seenHandshaken
+	}
+	return r.resp.ProtoMajor == 1 && s&seenReusedConn == 0 && s&seenDualStack == 0 && s&last != 0 && r.dialing == 0
 }
 
 // sentCtx is the context a pooled request is sent with (and the caller gets
@@ -239,11 +293,11 @@ func (c *sentCtx) Value(key any) any {
 func (c *sentCtx) String() string { return "otelhooks.request" }
 
 // reusesState reports whether t keeps the states of its requests in a pool:
-// see the top of this file. Without keep-alives no connection is ever
-// reused, and no state could be.
-func reusesState(base http.RoundTripper, cfg *config) bool {
-	tr, ok := base.(*http.Transport)
-	return ok && !tr.DisableKeepAlives && !cfg.connSpans
+// see the top of this file. Without keep-alives every request dials, and
+// only a dial of net/http's own can be known to be over.
+func reusesState(t *transport, cfg *config) bool {
+	tr, ok := t.base.(*http.Transport)
+	return ok && (!tr.DisableKeepAlives || t.plainDial) && !cfg.connSpans
 }
 
 // pooledRequestFor returns a state from t's pool, set up for req as

@@ -4,9 +4,11 @@ import (
 	"context"
 	"errors"
 	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"net/http/httptrace"
+	"net/url"
 	"reflect"
 	"sync"
 	"testing"
@@ -47,10 +49,10 @@ func doRead(t *testing.T, ctx context.Context, rt http.RoundTripper, req *http.R
 	return resp
 }
 
-// roundTripRead sends a GET to url through rt with ctx, reads the body to
+// roundTripRead sends a GET to target through rt with ctx, reads the body to
 // the end and closes it.
-func roundTripRead(ctx context.Context, rt http.RoundTripper, url string) error {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+func roundTripRead(ctx context.Context, rt http.RoundTripper, target string) error {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, target, nil)
 	if err != nil {
 		return err
 	}
@@ -62,9 +64,9 @@ func roundTripRead(ctx context.Context, rt http.RoundTripper, url string) error 
 	return errors.Join(err, resp.Body.Close())
 }
 
-func get(t *testing.T, url string) *http.Request {
+func get(t *testing.T, target string) *http.Request {
 	t.Helper()
-	req, err := http.NewRequestWithContext(context.Background(), http.MethodGet, url, nil)
+	req, err := http.NewRequestWithContext(context.Background(), http.MethodGet, target, nil)
 	require.NoError(t, err)
 	return req
 }
@@ -107,7 +109,7 @@ func TestPoolReusesOnlyFinishedStates(t *testing.T) {
 	tp := sdktrace.NewTracerProvider(sdktrace.WithSpanProcessor(spantest.Discard{}))
 	ctx := context.Background()
 
-	t.Run("HTTP/1 keep-alive: the request that dialed keeps its state, the next one on the idle connection gives it back", func(t *testing.T) {
+	t.Run("HTTP/1 keep-alive: the request that dialed, its dial over, and the next one on the idle connection give their state back", func(t *testing.T) {
 		srv := httptest.NewServer(http.HandlerFunc(testnet.OK))
 		t.Cleanup(srv.Close)
 		base := &http.Transport{}
@@ -116,15 +118,12 @@ func TestPoolReusesOnlyFinishedStates(t *testing.T) {
 
 		p1, released := sentState(doRead(t, ctx, rt, get(t, srv.URL)))
 		require.NotNil(t, p1)
-		assert.False(t, released, "a dialed connection's dial may report late")
+		assert.True(t, released, "net/http's own dial to an address, over")
 		p2, released := sentState(doRead(t, ctx, rt, get(t, srv.URL)))
 		require.NotNil(t, p2)
-		assert.NotSame(t, p1, p2, "a state not given back is not reused")
 		assert.True(t, released, "an idle connection: nothing more can come")
-		p3, released := sentState(doRead(t, ctx, rt, get(t, srv.URL)))
-		assert.True(t, released)
 		if !raceEnabled { // the race detector's sync.Pool drops items at random
-			assert.Same(t, p2, p3, "the state given back carries the next request")
+			assert.Same(t, p1, p2, "the state given back carries the next request")
 		}
 	})
 
@@ -190,20 +189,48 @@ func TestPoolReusesOnlyFinishedStates(t *testing.T) {
 		awaitRelease(t, releases, p)
 	})
 
-	t.Run("a connection the server closes: every request dials, no state is given back", func(t *testing.T) {
-		srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
-			w.Header().Set("Connection", "close")
-		}))
-		t.Cleanup(srv.Close)
-		base := &http.Transport{}
-		t.Cleanup(base.CloseIdleConnections)
-		rt := NewTransport(base, WithTracerProvider(tp))
-		for range 3 {
-			p, released := sentState(doRead(t, ctx, rt, get(t, srv.URL)))
-			require.NotNil(t, p)
-			assert.False(t, released)
-		}
-	})
+	closing := http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { w.Header().Set("Connection", "close") })
+	for _, tc := range []struct {
+		name     string
+		serve    func(t *testing.T) (string, *http.Transport)
+		released bool
+	}{
+		{"net/http's own dial to an address, over: given back", func(t *testing.T) (string, *http.Transport) {
+			t.Helper()
+			srv := httptest.NewServer(closing)
+			t.Cleanup(srv.Close)
+			return srv.URL, &http.Transport{}
+		}, true},
+		{"the same over TLS, the handshake its last step: given back", func(t *testing.T) (string, *http.Transport) {
+			t.Helper()
+			srv, tr := testnet.NewTLSServer(t, closing, false)
+			return srv.URL, tr
+		}, true},
+		{"a dial through a proxy: kept", func(t *testing.T) (string, *http.Transport) {
+			t.Helper()
+			srv := httptest.NewServer(closing)
+			t.Cleanup(srv.Close)
+			proxy := testnet.NewProxy(t)
+			return srv.URL, &http.Transport{Proxy: http.ProxyURL(&url.URL{Scheme: "http", Host: proxy.Addr()})}
+		}, false},
+		{"a dial of the caller's dialer: kept", func(t *testing.T) (string, *http.Transport) {
+			t.Helper()
+			srv := httptest.NewServer(closing)
+			t.Cleanup(srv.Close)
+			return srv.URL, &http.Transport{DialContext: (&net.Dialer{}).DialContext}
+		}, false},
+	} {
+		t.Run("a connection the server closes, every request dials: "+tc.name, func(t *testing.T) {
+			target, base := tc.serve(t)
+			t.Cleanup(base.CloseIdleConnections)
+			rt := NewTransport(base, WithTracerProvider(tp))
+			for range 3 {
+				p, released := sentState(doRead(t, ctx, rt, get(t, target)))
+				require.NotNil(t, p)
+				assert.Equal(t, tc.released, released)
+			}
+		})
+	}
 
 	srv := httptest.NewServer(http.HandlerFunc(testnet.OK))
 	t.Cleanup(srv.Close)
@@ -222,8 +249,9 @@ func TestPoolReusesOnlyFinishedStates(t *testing.T) {
 		{"a base that is not an *http.Transport", func(b *http.Transport) http.RoundTripper {
 			return NewTransport(struct{ http.RoundTripper }{b}, WithTracerProvider(tp))
 		}},
-		{"DisableKeepAlives", func(b *http.Transport) http.RoundTripper {
+		{"DisableKeepAlives, with a dialer of the caller's", func(b *http.Transport) http.RoundTripper {
 			b.DisableKeepAlives = true
+			b.DialContext = (&net.Dialer{}).DialContext
 			return NewTransport(b, WithTracerProvider(tp))
 		}},
 	} {
@@ -388,4 +416,49 @@ func hookNames(ct *clienttrace.ClientTrace) []string {
 		}
 	}
 	return names
+}
+
+// TestDialOverNeedsItsLastStep pins dialOverLocked's rules on the hooks a
+// dial reports, one field at a time from a dial that is over.
+func TestDialOverNeedsItsLastStep(t *testing.T) {
+	v4 := net.IPAddr{IP: net.ParseIP("127.0.0.1")}
+	v6 := net.IPAddr{IP: net.ParseIP("::1")}
+	over := func(scheme string) *request {
+		r := &request{plainDial: true, recording: true, done: true,
+			req:  &http.Request{URL: &url.URL{Scheme: scheme, Host: "localhost"}},
+			resp: &http.Response{ProtoMajor: 1},
+		}
+		r.seen = seenGetConn | seenGotConn | seenDial | seenConnected
+		if scheme == "https" {
+			r.seen |= seenHandshaken
+		}
+		r.seen.sawDNSDone(clienttrace.DNSDoneInfo{Addrs: []net.IPAddr{v4}})
+		return r
+	}
+	require.True(t, over("http").reusableLocked())
+	require.True(t, over("https").reusableLocked())
+	for _, tc := range []struct {
+		name   string
+		scheme string
+		change func(r *request)
+	}{
+		{"an answer of both families (Happy Eyeballs)", "http", func(r *request) {
+			r.seen.sawDNSDone(clienttrace.DNSDoneInfo{Addrs: []net.IPAddr{v4, v6}})
+		}},
+		{"a hook still open", "http", func(r *request) { r.dialing = 1 }},
+		{"no connection made", "http", func(r *request) { r.seen &^= seenConnected }},
+		{"https without its handshake", "https", func(r *request) { r.seen &^= seenHandshaken }},
+		{"a reused connection after a dial", "http", func(r *request) { r.seen |= seenReusedConn }},
+		{"HTTP/2", "https", func(r *request) { r.resp.ProtoMajor = 2 }},
+		{"a dialer of the caller's or a proxy", "http", func(r *request) { r.plainDial = false }},
+		{"no connect hooks (unsampled)", "http", func(r *request) { r.recording = false }},
+		{"a second GetConn (a retry)", "http", func(r *request) { r.seen.once(seenGetConn, seenGetConnAgain) }},
+		{"not finished", "http", func(r *request) { r.done = false }},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			r := over(tc.scheme)
+			tc.change(r)
+			assert.False(t, r.reusableLocked())
+		})
+	}
 }

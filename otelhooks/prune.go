@@ -19,10 +19,15 @@ import (
 // learnBase notes what hooksFor needs to know of the base transport. It runs
 // once, in NewTransport.
 func (t *transport) learnBase(base http.RoundTripper) {
+	if tr, ok := base.(*http.Transport); ok {
+		t.keepAlives = !tr.DisableKeepAlives
+	}
 	if tr, ok := base.(*http.Transport); ok && tr.Proxy == nil {
 		t.direct = true
 		// A custom TLS dialer handshakes inside the dial: see hooksFor.
 		t.customTLSDial = tr.DialTLSContext != nil || tr.DialTLS != nil //nolint:staticcheck // DialTLS is deprecated, not gone
+		// net/http dials with a net.Dialer of its own (pool.go).
+		t.plainDial = !t.customTLSDial && tr.DialContext == nil && tr.Dial == nil //nolint:staticcheck // Dial is deprecated, not gone
 	}
 }
 

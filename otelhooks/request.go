@@ -73,6 +73,10 @@ type request struct {
 	// tlsInDial is whether a custom TLS dialer does the handshake inside
 	// the dial (see tlsHandshakeStart).
 	tlsInDial bool
+	// plainDial is whether the request's connections are dialed by
+	// net/http itself, directly (transport.plainDial): reusableLocked
+	// may then tell when a dial is over.
+	plainDial bool
 	// req is the request as given to the transport, for the request
 	// span's attributes; nil for NewClientTrace. It must not be modified.
 	req   *http.Request
@@ -117,7 +121,10 @@ type request struct {
 	// waited100 is whether the request waits for "100 Continue" before
 	// writing its body. It sits with the bools above and max1xx, in one
 	// word, which leaves room for cs (TestRequestStateFitsItsSizeClass).
-	waited100  bool
+	waited100 bool
+	// dialing counts the DNS, connect and TLS hooks that started and
+	// have not ended, for reusableLocked; in the padding before max1xx.
+	dialing    uint8
 	max1xx     int32
 	sentAt     time.Time
 	connects   []connectAttempt
@@ -205,6 +212,7 @@ func (r *request) init(parent context.Context, cfg *config, tracer trace.Tracer,
 	hooks := hooksFor(cfg, t, req)
 	r.tlsInDial = hooks.tlsInDial
 	if pooled != nil {
+		r.plainDial = t.plainDial
 		r.trace = pooled.hooks(hooks)
 		if r.recording {
 			r.connects = r.connectBuf[:0]
@@ -474,6 +482,7 @@ func (r *request) dnsStart(info clienttrace.DNSStartInfo) {
 	}
 	defer r.mu.Unlock()
 	r.seen |= seenDial
+	r.dialing++
 	r.meter.dnsStarted(info.Host, now)
 	if r.recording {
 		r.start(r.phaseParent(), &r.dns, &dnsPhase, stamp(now), append(r.attrs(), semconv.DNSQuestionName(info.Host))...)
@@ -490,6 +499,8 @@ func (r *request) dnsDone(info clienttrace.DNSDoneInfo) {
 		return
 	}
 	defer r.mu.Unlock()
+	r.dialing--
+	r.seen.sawDNSDone(info)
 	r.meter.dnsDone(info.Err, now)
 	if !r.recording {
 		return
@@ -522,6 +533,7 @@ func (r *request) connectStart(network, addr string) {
 	}
 	defer r.mu.Unlock()
 	r.seen |= seenDial
+	r.dialing++
 	r.connects = append(r.connects, connectAttempt{network: network, addr: addr})
 	c := &r.connects[len(r.connects)-1]
 	attrs := r.attrs()
@@ -543,6 +555,10 @@ func (r *request) connectDone(network, addr string, err error) {
 		return
 	}
 	defer r.mu.Unlock()
+	r.dialing--
+	if err == nil {
+		r.seen |= seenConnected
+	}
 	// Match the oldest open attempt to this address: parallel attempts,
 	// even to one address, each have their own phase.
 	for i := range r.connects {
@@ -585,6 +601,7 @@ func (r *request) tlsHandshakeStart() {
 	}
 	defer r.mu.Unlock()
 	r.seen |= seenDial
+	r.dialing++
 	r.proxyTLSStart(now)
 	at := stamp(now)
 	if r.proxy.tunnel {
@@ -611,6 +628,10 @@ func (r *request) tlsHandshakeDone(cs tls.ConnectionState, err error) {
 		return
 	}
 	defer r.mu.Unlock()
+	r.dialing--
+	if err == nil {
+		r.seen |= seenHandshaken
+	}
 	at := stamp(now)
 	if r.proxy.tunnel {
 		at = now // see tlsHandshakeStart

@@ -56,7 +56,7 @@ func NewTransport(base http.RoundTripper, opts ...Option) http.RoundTripper {
 	}
 	t.learnBase(base)
 	t.starts.New = func() any { return newSpanStart(cfg) }
-	if reusesState(base, cfg) {
+	if reusesState(t, cfg) {
 		t.reuse = true
 		t.requests.New = func() any { return newPooledRequest(&t.requests) }
 	}
@@ -85,15 +85,19 @@ type transport struct {
 	direct bool
 	// customTLSDial is whether base dials HTTPS connections with
 	// DialTLSContext or DialTLS, which do the handshake themselves (see
-	// hooksFor); read-only too.
+	// hooksFor); read-only too. plainDial is whether base is direct and
+	// dials with net/http's own net.Dialer, no custom dialer (pool.go);
+	// read-only.
 	customTLSDial bool
+	plainDial     bool
 
 	// starts holds *spanStart, for the options of the request spans.
 	starts sync.Pool
 	// reuse is whether requests take their state from requests, which
 	// holds *pooledRequest (pool.go); read-only once NewTransport returns.
-	reuse    bool
-	requests sync.Pool
+	reuse      bool
+	keepAlives bool // base keeps connections alive; read-only
+	requests   sync.Pool
 	// conns pairs connections with their setups under
 	// WithConnectionSpans (connspans.go); nil without it. Safe for
 	// concurrent use.
@@ -151,7 +155,9 @@ func (t *transport) RoundTrip(req *http.Request) (*http.Response, error) {
 	}
 	var r *request
 	var pooled *pooledRequest
-	if t.reuse && user == nil {
+	if t.reuse && user == nil && (span != nil || t.keepAlives) {
+		// (Without spans the dial hooks are not installed, so only a
+		// reused connection lets a state go back: pool.go.)
 		pooled = t.pooledRequestFor(ctx, tracer, span, ownsSpan, req)
 		r = &pooled.r
 	} else {
