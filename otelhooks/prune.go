@@ -6,8 +6,8 @@ import (
 )
 
 // Hook pruning. Every hook installed costs an allocation (a method value)
-// per request, so newRequest leaves out the hooks net/http cannot call for a
-// request. This file is the one place that decides which: each rule below
+// per request (per pooled state, once, with pool.go), so newRequest leaves
+// out the hooks net/http cannot call for a request. This file is the one place that decides which: each rule below
 // cites the net/http behavior it relies on, and TestHookPruningMatchesNetHTTP
 // checks each against a raw httptrace.ClientTrace that counts every hook
 // net/http fires for the same request.

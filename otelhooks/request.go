@@ -24,8 +24,9 @@ import (
 )
 
 // request is the state of one traced round trip: the hooks net/http calls
-// and the spans they open and close. One allocation holds it all; it is
-// never shared with another request.
+// and the spans they open and close. One allocation holds it all; it carries
+// one request at a time: a pooled state (pool.go) carries the next only once
+// no hook of the last can come.
 //
 // # Locking
 //

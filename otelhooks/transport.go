@@ -43,6 +43,14 @@ var errNilRequest = errors.New("otelhooks: nil *http.Request")
 // The caller's request is never modified: the transport sends a copy with
 // its own context and headers. It is safe for concurrent use, and forwards
 // CloseIdleConnections to base if base has it.
+//
+// The copy is the response's Request. Its context has the request span (and
+// everything the caller's context had) for as long as it is kept; the
+// transport's own hooks are in it only while the request goes on, so a
+// context kept and used again, even for another request, fires none of
+// them. Over an *http.Transport, the transport reuses the state of a
+// finished request for the next one, once net/http can report nothing more
+// of the first (see the package's performance notes, docs/performance.md).
 func NewTransport(base http.RoundTripper, opts ...Option) http.RoundTripper {
 	if base == nil {
 		base = http.DefaultTransport
