@@ -45,12 +45,13 @@ var errNilRequest = errors.New("otelhooks: nil *http.Request")
 // CloseIdleConnections to base if base has it.
 //
 // The copy is the response's Request. Its context has the request span (and
-// everything the caller's context had) for as long as it is kept; the
-// transport's own hooks are in it only while the request goes on, so a
-// context kept and used again, even for another request, fires none of
-// them. Over an *http.Transport, the transport reuses the state of a
+// everything the caller's context had) for as long as it is kept. The
+// transport's hooks in it record nothing once the request ended (over an
+// *http.Transport they are gone from it by then), so a context kept and
+// sent again, even with another request, adds nothing to the first one's
+// spans. Over an *http.Transport, the transport reuses the state of a
 // finished request for the next one, once net/http can report nothing more
-// of the first (see the package's performance notes, docs/performance.md).
+// of the first (docs/performance.md).
 func NewTransport(base http.RoundTripper, opts ...Option) http.RoundTripper {
 	if base == nil {
 		base = http.DefaultTransport
