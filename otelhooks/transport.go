@@ -46,8 +46,8 @@ var errNilRequest = errors.New("otelhooks: nil *http.Request")
 //
 // The copy is the response's Request. Its context has the request span (and
 // everything the caller's context had) for as long as it is kept. The
-// transport's hooks in it record nothing once the request ended (over an
-// *http.Transport they are gone from it by then), so a context kept and
+// transport's hooks in it record nothing once the request ended (and are
+// gone from it once its state carries another request), so a context kept and
 // sent again, even with another request, adds nothing to the first one's
 // spans. Over an *http.Transport, the transport reuses the state of a
 // finished request for the next one, once net/http can report nothing more
