@@ -132,6 +132,11 @@ type connRegistry struct {
 	tcp       map[weakTCPConn]*connSetup
 	pendingMu sync.Mutex
 	pending   []*connSetup
+	// dialsMu guards dials: the setups that may still be going on, for
+	// closeIdle; ended ones are dropped as more come. Lock order: a
+	// request's mu, then dialsMu, then a setup's mu.
+	dialsMu sync.Mutex
+	dials   []*connSetup
 }
 
 func newConnRegistry() *connRegistry {
@@ -389,6 +394,7 @@ func (r *request) csNewSetupLocked(at time.Time) *connSetup {
 	s.reqEnded = r.cs.ended
 	r.cs.setups = append(r.cs.setups, s)
 	r.cs.cur = s
+	r.cs.reg.addDial(s)
 	return s
 }
 
@@ -902,6 +908,59 @@ func (s *connSetup) endFailed(span trace.Span, err error, at time.Time) {
 	span.SetStatus(codes.Error, s.scrub.errText(err, nil))
 	span.End(trace.WithTimestamp(at))
 }
+
+// addDial keeps s, a setup just started, for closeIdle, and drops the
+// setups that ended since the list last doubled, so that it stays as long
+// as the dials going on. The caller may hold its request's mu.
+func (g *connRegistry) addDial(s *connSetup) {
+	g.dialsMu.Lock()
+	defer g.dialsMu.Unlock()
+	if len(g.dials) == cap(g.dials) && len(g.dials) > 0 {
+		g.dials = slices.DeleteFunc(g.dials, (*connSetup).over)
+	}
+	g.dials = append(g.dials, s)
+}
+
+// closeIdle is called once net/http's Transport.CloseIdleConnections has
+// canceled the dials no request waits for. Such a dial, between its lookup
+// and its first connect attempt, returns without a hook (net.Dialer checks
+// its context before each attempt), so its setup is ended here, failed as
+// canceled. Every other step of a canceled dial reports its failure itself.
+func (g *connRegistry) closeIdle() {
+	g.dialsMu.Lock()
+	defer g.dialsMu.Unlock()
+	for _, s := range g.dials {
+		s.canceledAfterLookup()
+	}
+	g.dials = slices.DeleteFunc(g.dials, (*connSetup).over)
+}
+
+// over reports whether s ended.
+func (s *connSetup) over() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.ended
+}
+
+// canceledAfterLookup ends s, failed as canceled, if its request ended
+// (nobody waits for its dial, which CloseIdleConnections then cancels) and
+// its dial is between a lookup that succeeded and a first connect attempt,
+// where a canceled dial reports nothing. A dial InstrumentDialer runs
+// reports its own end.
+func (s *connSetup) canceledAfterLookup() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.ended || !s.reqEnded || s.instrumented || !s.dnsFinished || s.dns != nil || len(s.connects) > 0 || s.tls != nil {
+		return
+	}
+	s.ended = true
+	s.span.SetAttributes(semconv.ErrorTypeKey.String(errorType(context.Canceled)))
+	s.span.SetStatus(codes.Error, errDialCanceled.Error())
+	s.span.End()
+}
+
+// errDialCanceled is the status of a setup closeIdle ended.
+var errDialCanceled = errors.New("dial canceled by CloseIdleConnections after its lookup")
 
 // addPending keeps s, whose connection no request has got yet, for lookup.
 func (g *connRegistry) addPending(s *connSetup) {

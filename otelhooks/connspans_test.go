@@ -17,7 +17,9 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -584,6 +586,59 @@ func TestConnSpansOrphanDialCanceledByCloseIdleConnections(t *testing.T) {
 			spans := e.spans()
 			handshake := one(t, children(spans, setup), "TLS client handshake 127.0.0.1")
 			assert.Equal(t, codes.Error, handshake.Status().Code)
+			e.assertAllEnded(t)
+		})
+	}
+}
+
+// TestConnSpansDialCanceledBetweenLookupAndConnect pins the one place where
+// a dial's end shows in no hook: net/http cancels a dial nobody waits for
+// (CloseIdleConnections) after its lookup and before its first connect
+// attempt, and net.Dialer returns without one. The transport's
+// CloseIdleConnections ends such a setup, failed as canceled.
+func TestConnSpansDialCanceledBetweenLookupAndConnect(t *testing.T) {
+	for _, mode := range dialModes {
+		t.Run(mode.name, func(t *testing.T) {
+			setupEnded := endSignal{prefix: "HTTP connection_setup ", ended: make(chan sdktrace.ReadOnlySpan, 1)}
+			e := newEnv(t, sdktrace.WithSpanProcessor(setupEnded))
+			srv := httptest.NewServer(http.HandlerFunc(testnet.OK))
+			defer srv.Close()
+			base := &http.Transport{}
+			defer base.CloseIdleConnections()
+			client := e.connClient(base, mode.instrument)
+
+			ctx, cancel := context.WithCancel(t.Context())
+			errA := make(chan error, 1)
+			returned := make(chan struct{})
+			var connects atomic.Int32
+			ctx = httptrace.WithClientTrace(ctx, &httptrace.ClientTrace{
+				// The request gives up during its lookup, and returns.
+				DNSStart: func(httptrace.DNSStartInfo) {
+					cancel()
+					<-returned
+				},
+				// Nobody waits for the dial any more: it is canceled
+				// before it connects.
+				DNSDone:      func(httptrace.DNSDoneInfo) { client.CloseIdleConnections() },
+				ConnectStart: func(string, string) { connects.Add(1) },
+			})
+			target := testnet.ByName(t, srv.URL)
+			go func() {
+				errA <- send(ctx, client, target)
+				close(returned)
+			}()
+			var setup sdktrace.ReadOnlySpan
+			select {
+			case setup = <-setupEnded.ended:
+			case <-time.After(10 * time.Second):
+				t.Fatal("the setup of the canceled dial never ended")
+			}
+
+			require.ErrorIs(t, <-errA, context.Canceled)
+			assert.Zero(t, connects.Load(), "the dial made no connect attempt")
+			assert.Equal(t, codes.Error, setup.Status().Code)
+			assert.Equal(t, "canceled", attrValue(t, setup, "error.type").AsString())
+			one(t, children(e.spans(), setup), "DNS lookup localhost")
 			e.assertAllEnded(t)
 		})
 	}

@@ -246,9 +246,14 @@ func (ss *spanStart) reset() *spanStart {
 }
 
 // CloseIdleConnections calls base's CloseIdleConnections, if it has one.
+// With WithConnectionSpans, it then ends the setups of the dials that call
+// canceled where no hook shows it (connRegistry.closeIdle).
 func (t *transport) CloseIdleConnections() {
 	if ci, ok := t.base.(interface{ CloseIdleConnections() }); ok {
 		ci.CloseIdleConnections()
+	}
+	if t.conns != nil {
+		t.conns.closeIdle()
 	}
 }
 
