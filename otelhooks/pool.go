@@ -27,10 +27,11 @@ import (
 //
 //   - the base is exactly an *http.Transport, so no unknown RoundTripper
 //     sees the hooks, and the request has no hooks of the caller's
-//     (WithClientTrace) and no connection spans (WithConnectionSpans, whose
-//     setups outlive the request by design). Without keep-alives every
-//     request dials, so the transport pools only if it dials itself
-//     (reusesState);
+//     (WithClientTrace). Without keep-alives every request dials, so the
+//     transport pools only if it dials itself (reusesState). With
+//     WithConnectionSpans, whose setups outlive the request by design, the
+//     dial hooks report to the setups and see nothing here, so only a
+//     request on an idle connection gives its state back;
 //   - GetConn came once and GotConn once: no retry, no second look for a
 //     connection (net/http's HTTP/2 pool calls GetConn again on the path
 //     that may dial);
@@ -295,9 +296,9 @@ func (c *sentCtx) String() string { return "otelhooks.request" }
 // reusesState reports whether t keeps the states of its requests in a pool:
 // see the top of this file. Without keep-alives every request dials, and
 // only a dial of net/http's own can be known to be over.
-func reusesState(t *transport, cfg *config) bool {
+func reusesState(t *transport) bool {
 	tr, ok := t.base.(*http.Transport)
-	return ok && (!tr.DisableKeepAlives || t.plainDial) && !cfg.connSpans
+	return ok && (!tr.DisableKeepAlives || t.plainDial)
 }
 
 // pooledRequestFor returns a state from t's pool, set up for req as
@@ -317,7 +318,7 @@ func (p *pooledRequest) context(ctx context.Context, direct bool) context.Contex
 	r.proxy.on = proxied
 	c := &sentCtx{
 		proxyCtx: proxyCtx{Context: ctx, r: r},
-		hooked:   clienttrace.WithClientTrace(ctx, &r.trace),
+		hooked:   clienttrace.WithClientTrace(r.csContext(ctx), &r.trace),
 		p:        p,
 		gen:      p.gen.Load(),
 		proxied:  proxied,

@@ -148,6 +148,20 @@ func TestPoolReusesOnlyFinishedStates(t *testing.T) {
 		}
 	})
 
+	t.Run("WithConnectionSpans: the request that dialed keeps its state, the next one on the idle connection gives it back", func(t *testing.T) {
+		srv := httptest.NewServer(http.HandlerFunc(testnet.OK))
+		t.Cleanup(srv.Close)
+		base := &http.Transport{}
+		t.Cleanup(base.CloseIdleConnections)
+		rt := NewTransport(base, WithTracerProvider(tp), WithConnectionSpans())
+		p, released := sentState(doRead(t, ctx, rt, get(t, srv.URL)))
+		require.NotNil(t, p)
+		assert.False(t, released, "the dial reports to its setup, which outlives the request")
+		p, released = sentState(doRead(t, ctx, rt, get(t, srv.URL)))
+		require.NotNil(t, p)
+		assert.True(t, released)
+	})
+
 	t.Run("unsampled and metered: the metrics' state is given back too", func(t *testing.T) {
 		srv := httptest.NewServer(http.HandlerFunc(testnet.OK))
 		t.Cleanup(srv.Close)
@@ -242,9 +256,6 @@ func TestPoolReusesOnlyFinishedStates(t *testing.T) {
 			return NewTransport(b, WithTracerProvider(tp), WithClientTrace(func(context.Context) *clienttrace.ClientTrace {
 				return &clienttrace.ClientTrace{GotConn: func(clienttrace.GotConnInfo) {}}
 			}))
-		}},
-		{"WithConnectionSpans", func(b *http.Transport) http.RoundTripper {
-			return NewTransport(b, WithTracerProvider(tp), WithConnectionSpans())
 		}},
 		{"a base that is not an *http.Transport", func(b *http.Transport) http.RoundTripper {
 			return NewTransport(struct{ http.RoundTripper }{b}, WithTracerProvider(tp))

@@ -217,6 +217,9 @@ func (r *request) init(parent context.Context, cfg *config, tracer trace.Tracer,
 		r.trace = pooled.hooks(hooks)
 		if r.recording {
 			r.connects = r.connectBuf[:0]
+			if t.conns != nil {
+				r.csInstall(t.conns, t.base) // as below
+			}
 		}
 		return
 	}

@@ -65,7 +65,7 @@ func NewTransport(base http.RoundTripper, opts ...Option) http.RoundTripper {
 	}
 	t.learnBase(base)
 	t.starts.New = func() any { return newSpanStart(cfg) }
-	if reusesState(t, cfg) {
+	if reusesState(t) {
 		t.reuse = true
 		t.requests.New = func() any { return newPooledRequest(&t.requests) }
 	}
