@@ -184,7 +184,13 @@ func (t *transport) RoundTrip(req *http.Request) (*http.Response, error) {
 	if pooled != nil {
 		// pool.go: the request's hooks, in a context that stops
 		// answering with them once the state carries another request.
-		return t.lifecycle.RoundTrip(t.prop.Clone(pooled.context(ctx, t.direct), req))
+		sent := pooled.context(ctx, t.direct)
+		resp, err := t.lifecycle.RoundTrip(t.prop.Clone(sent, req))
+		// The caller may keep the context and send other requests with it
+		// while the body is open: none of them may take the hooks (pool.go).
+		// pooled may carry another request by now; sent is this one's.
+		sent.returned.Store(true)
+		return resp, err
 	}
 	ctx = r.withProxy(ctx, t.direct) // proxy.go: lets the dial find the request
 	ctx = r.csContext(ctx)           // WithConnectionSpans: for InstrumentDialer
