@@ -75,7 +75,11 @@ import (
 // net/http looks no hook up after the round trip returned, but for a dial
 // that outlives the request and tries another address then (a Happy
 // Eyeballs fallback, the next address of a serial dial): that attempt is
-// not recorded.
+// not recorded. Under WithConnectionSpans it would be, by the setup of the
+// connection, which would then never end (its DNS step seen, not its
+// connect): there the hooks stay until the state carries another request,
+// and a request sent with the context while the body is open can still
+// take them (TestPoolKeptContextUnderConnectionSpans, which fails).
 
 // pooledRequest is a request state that can carry request after request: r,
 // and r's hooks, bound once.
