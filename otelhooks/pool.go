@@ -64,9 +64,22 @@ import (
 // A state's hooks also stay reachable from the context the request was sent
 // with, which the caller gets back as resp.Request.Context() and may keep,
 // or even send another request with. That context is a sentCtx: it answers
-// with the request's hooks only while the state carries that request, and
-// once the state is back in the pool as the context the request was given,
-// with its span. TestPooledStateContextOutlivesTheRequest pins it.
+// with the request's hooks only until the round trip returns (and only
+// while the state carries that request), and from then on as the context
+// the request was given, with its span. Not only once the state is back in
+// the pool: a request sent with it while the body is still open would take
+// the hooks into its own (clienttrace.WithClientTrace composes the hooks it
+// finds, and net/http calls them) and call them after the state went on to
+// carry another request. TestPooledStateContextOutlivesTheRequest and
+// TestPoolKeptContextSentBeforeTheBodyEndsReachesNoOtherRequest pin it.
+// net/http looks no hook up after the round trip returned, but for a dial
+// that outlives the request and tries another address then (a Happy
+// Eyeballs fallback, the next address of a serial dial): that attempt is
+// not recorded. Under WithConnectionSpans it would be, by the setup of the
+// connection, which would then never end (its DNS step seen, not its
+// connect): there the hooks stay until the state carries another request,
+// and a request sent with the context while the body is open can still
+// take them (TestPoolKeptContextUnderConnectionSpans, which fails).
 
 // pooledRequest is a request state that can carry request after request: r,
 // and r's hooks, bound once.
@@ -279,10 +292,13 @@ type sentCtx struct {
 	p       *pooledRequest
 	gen     uint64
 	proxied bool
+	// returned is set once the round trip returned (transport.RoundTrip):
+	// before the caller can get the context back.
+	returned atomic.Bool
 }
 
 func (c *sentCtx) Value(key any) any {
-	if c.p.gen.Load() != c.gen {
+	if c.returned.Load() || c.p.gen.Load() != c.gen {
 		return c.Context.Value(key)
 	}
 	if c.proxied && key == (proxyCtxKey{}) {
@@ -311,7 +327,7 @@ func (t *transport) pooledRequestFor(parent context.Context, tracer trace.Tracer
 
 // context returns the context p's request is sent with: ctx, the caller's
 // (with the request span), with the request's hooks, as a sentCtx.
-func (p *pooledRequest) context(ctx context.Context, direct bool) context.Context {
+func (p *pooledRequest) context(ctx context.Context, direct bool) *sentCtx {
 	r := &p.r
 	r.proxy.dial = -1
 	proxied := !direct && r.req != nil && r.req.URL != nil

@@ -46,12 +46,16 @@ var errNilRequest = errors.New("otelhooks: nil *http.Request")
 //
 // The copy is the response's Request. Its context has the request span (and
 // everything the caller's context had) for as long as it is kept. The
-// transport's hooks in it record nothing once the request ended (and are
-// gone from it once its state carries another request), so a context kept and
-// sent again, even with another request, adds nothing to the first one's
-// spans. Over an *http.Transport, the transport reuses the state of a
-// finished request for the next one, once net/http can report nothing more
-// of the first (docs/performance.md).
+// transport's hooks in it record nothing once the request ended, so a
+// context kept and sent again, even with another request, adds nothing to
+// the first one's spans. Over an *http.Transport, the transport reuses the
+// state of a finished request for the next one, once net/http can report
+// nothing more of the first (docs/performance.md); the hooks of a request
+// with such a state are gone from its context as soon as RoundTrip returns
+// (without WithConnectionSpans), so that a request sent with it while the
+// body is still open records nothing in the first either. Otherwise such a
+// request's connection and phases are recorded in the first one's spans
+// too.
 func NewTransport(base http.RoundTripper, opts ...Option) http.RoundTripper {
 	if base == nil {
 		base = http.DefaultTransport
@@ -184,7 +188,18 @@ func (t *transport) RoundTrip(req *http.Request) (*http.Response, error) {
 	if pooled != nil {
 		// pool.go: the request's hooks, in a context that stops
 		// answering with them once the state carries another request.
-		return t.lifecycle.RoundTrip(t.prop.Clone(pooled.context(ctx, t.direct), req))
+		sent := pooled.context(ctx, t.direct)
+		resp, err := t.lifecycle.RoundTrip(t.prop.Clone(sent, req))
+		// The caller may keep the context and send other requests with it
+		// while the body is open: none of them may take the hooks (pool.go).
+		// pooled may carry another request by now; sent is this one's.
+		// Under WithConnectionSpans a dial that outlives the request
+		// reports its later steps to its setup, which would never end:
+		// the hooks stay (pool.go).
+		if t.conns == nil {
+			sent.returned.Store(true)
+		}
+		return resp, err
 	}
 	ctx = r.withProxy(ctx, t.direct) // proxy.go: lets the dial find the request
 	ctx = r.csContext(ctx)           // WithConnectionSpans: for InstrumentDialer
