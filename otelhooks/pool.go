@@ -77,9 +77,11 @@ import (
 // Eyeballs fallback, the next address of a serial dial): that attempt is
 // not recorded. Under WithConnectionSpans it would be, by the setup of the
 // connection, which would then never end (its DNS step seen, not its
-// connect): there the hooks stay until the state carries another request,
-// and a request sent with the context while the body is open can still
-// take them (TestPoolKeptContextUnderConnectionSpans, which fails).
+// connect): there the hooks stay in the context, and any lookup in it after
+// the round trip returned marks the state leaked, which keeps it from the
+// pool for good (release): whoever took the hooks then finds a finished
+// request that records nothing. TestPoolKeptContextUnderConnectionSpans pins
+// it.
 
 // pooledRequest is a request state that can carry request after request: r,
 // and r's hooks, bound once.
@@ -88,6 +90,11 @@ type pooledRequest struct {
 	// gen counts the requests r has carried; a sentCtx made for one
 	// answers with its hooks only while gen has not moved on.
 	gen atomic.Uint64
+	// leaked is set by a lookup in the context of the request r carries
+	// after its round trip returned, under WithConnectionSpans (sentCtx):
+	// the hooks may be out of the transport's hands, and the state never
+	// goes back to the pool.
+	leaked atomic.Bool
 	// bound is r's hooks, as method values, each made the first time a
 	// request of the state needs it (hooks). BodyDone and WroteRequest
 	// are the pooled state's, which return it to pool.
@@ -171,6 +178,12 @@ func (p *pooledRequest) wroteRequest(info clienttrace.WroteRequestInfo) {
 // of the request, the response and the spans at once.
 func (p *pooledRequest) release() {
 	p.gen.Add(1)
+	// After gen moved on, a lookup answers as the caller's context; one
+	// that came before may have taken the hooks. sentCtx.Value sets leaked
+	// before it reads gen, so one of the two sees the other.
+	if p.leaked.Load() {
+		return // left as it is, finished, to the garbage collector
+	}
 	p.r = request{}
 	if f := testHookReleased.Load(); f != nil {
 		(*f)(p)
@@ -280,7 +293,8 @@ func (r *request) dialOverLocked() bool {
 }
 
 // sentCtx is the context a pooled request is sent with (and the caller gets
-// back as resp.Request.Context()): hooked, the caller's context with the
+// back as resp.Request.Context()), and, with a nil p, the context of a
+// request whose state is not pooled (keptContext): hooked, the caller's context with the
 // request's hooks, while the state carries the request; once the state is
 // back in the pool, the caller's context alone (proxyCtx.Context), so that
 // a context kept, or reused for another request, does not lead to a state
@@ -293,12 +307,21 @@ type sentCtx struct {
 	gen     uint64
 	proxied bool
 	// returned is set once the round trip returned (transport.RoundTrip):
-	// before the caller can get the context back.
+	// before the caller can get the context back. keep is whether the
+	// hooks stay after that (WithConnectionSpans: see the top of this
+	// file).
 	returned atomic.Bool
+	keep     bool
 }
 
 func (c *sentCtx) Value(key any) any {
-	if c.returned.Load() || c.p.gen.Load() != c.gen {
+	if c.returned.Load() {
+		if !c.keep {
+			return c.Context.Value(key)
+		}
+		c.p.leaked.Store(true) // before gen is read: see release
+	}
+	if c.p != nil && c.p.gen.Load() != c.gen {
 		return c.Context.Value(key)
 	}
 	if c.proxied && key == (proxyCtxKey{}) {
@@ -321,6 +344,7 @@ func reusesState(t *transport) bool {
 // newRequest sets one up.
 func (t *transport) pooledRequestFor(parent context.Context, tracer trace.Tracer, span trace.Span, ownsSpan bool, req *http.Request) *pooledRequest {
 	p := t.requests.Get().(*pooledRequest)
+	p.leaked.Store(false) // a lookup of an earlier request's, answered as its caller's context
 	p.r.init(parent, t.cfg, tracer, span, ownsSpan, req, t, p)
 	return p
 }
@@ -338,6 +362,24 @@ func (p *pooledRequest) context(ctx context.Context, direct bool) *sentCtx {
 		p:        p,
 		gen:      p.gen.Load(),
 		proxied:  proxied,
+		keep:     r.cs != nil,
 	}
 	return c
+}
+
+// keptContext returns hooked, the context r's request is sent with (ctx,
+// the caller's, with the request's hooks), as a sentCtx without a pooled
+// state, which answers as ctx once the round trip returned, so that a
+// request sent with resp.Request.Context() while the body is open takes
+// none of r's hooks and is not recorded in r's spans
+// (TestKeptContextSentBeforeTheBodyEndsRecordsNothingInTheFirstRequest).
+// It costs the request one allocation. Under WithConnectionSpans the hooks
+// stay, for the setups of dials that outlive the round trip (see the top of
+// this file), and hooked is returned as it is.
+func (r *request) keptContext(ctx, hooked context.Context) (context.Context, *sentCtx) {
+	if r.cs != nil {
+		return hooked, nil
+	}
+	c := &sentCtx{proxyCtx: proxyCtx{Context: ctx, r: r}, hooked: hooked}
+	return c, c
 }

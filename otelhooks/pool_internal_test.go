@@ -31,7 +31,7 @@ import (
 // request had no pooled state.
 func sentState(resp *http.Response) (p *pooledRequest, released bool) {
 	c, ok := resp.Request.Context().(*sentCtx)
-	if !ok {
+	if !ok || c.p == nil {
 		return nil, false
 	}
 	return c.p, c.p.gen.Load() != c.gen

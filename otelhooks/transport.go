@@ -45,17 +45,16 @@ var errNilRequest = errors.New("otelhooks: nil *http.Request")
 // CloseIdleConnections to base if base has it.
 //
 // The copy is the response's Request. Its context has the request span (and
-// everything the caller's context had) for as long as it is kept. The
-// transport's hooks in it record nothing once the request ended, so a
-// context kept and sent again, even with another request, adds nothing to
-// the first one's spans. Over an *http.Transport, the transport reuses the
-// state of a finished request for the next one, once net/http can report
-// nothing more of the first (docs/performance.md); the hooks of a request
-// with such a state are gone from its context as soon as RoundTrip returns
-// (without WithConnectionSpans), so that a request sent with it while the
-// body is still open records nothing in the first either. Otherwise such a
-// request's connection and phases are recorded in the first one's spans
-// too.
+// everything the caller's context had) for as long as it is kept; the
+// transport's hooks are gone from it once RoundTrip returns, so a request
+// sent with it, even while the body is still open, records nothing in the
+// first one's spans. Under WithConnectionSpans the hooks stay (a dial that
+// outlives the round trip still reports to its connection's setup): they
+// record nothing once the request ended, but a request sent with the
+// context before the body ended is recorded in the first one's spans too.
+// Over an *http.Transport, the
+// transport reuses the state of a finished request for the next one, once
+// net/http can report nothing more of the first (docs/performance.md).
 func NewTransport(base http.RoundTripper, opts ...Option) http.RoundTripper {
 	if base == nil {
 		base = http.DefaultTransport
@@ -195,20 +194,24 @@ func (t *transport) RoundTrip(req *http.Request) (*http.Response, error) {
 		// pooled may carry another request by now; sent is this one's.
 		// Under WithConnectionSpans a dial that outlives the request
 		// reports its later steps to its setup, which would never end:
-		// the hooks stay (pool.go).
-		if t.conns == nil {
-			sent.returned.Store(true)
-		}
+		// the hooks stay, and taking them keeps the state from the pool
+		// (pool.go).
+		sent.returned.Store(true)
 		return resp, err
 	}
-	ctx = r.withProxy(ctx, t.direct) // proxy.go: lets the dial find the request
-	ctx = r.csContext(ctx)           // WithConnectionSpans: for InstrumentDialer
+	hooked := r.withProxy(ctx, t.direct) // proxy.go: lets the dial find the request
+	hooked = r.csContext(hooked)         // WithConnectionSpans: for InstrumentDialer
 	hooks := &r.trace
 	if user != nil {
 		hooks = clienttrace.Compose(hooks, user)
 	}
-	ctx = clienttrace.WithClientTrace(ctx, hooks)
-	return t.lifecycle.RoundTrip(t.prop.Clone(ctx, req))
+	hooked = clienttrace.WithClientTrace(hooked, hooks)
+	sent, kept := r.keptContext(ctx, hooked)
+	resp, err := t.lifecycle.RoundTrip(t.prop.Clone(sent, req))
+	if kept != nil {
+		kept.returned.Store(true) // pool.go: a kept context takes no hooks
+	}
+	return resp, err
 }
 
 // spanStart is the options one request span starts with: the config's,
