@@ -319,7 +319,9 @@ func (c *sentCtx) Value(key any) any {
 		if !c.keep {
 			return c.Context.Value(key)
 		}
-		c.p.leaked.Store(true) // before gen is read: see release
+		if key != cancelCtxKey {
+			c.p.leaked.Store(true) // before gen is read: see release
+		}
 	}
 	if c.p != nil && c.p.gen.Load() != c.gen {
 		return c.Context.Value(key)
@@ -382,4 +384,33 @@ func (r *request) keptContext(ctx, hooked context.Context) (context.Context, *se
 	}
 	c := &sentCtx{proxyCtx: proxyCtx{Context: ctx, r: r}, hooked: hooked}
 	return c, c
+}
+
+// cancelCtxKey is the key the context package looks its own cancelCtx up
+// with, in the parents of a context it cancels or derives from (net/http
+// cancels the request's context when the body ends): such a lookup takes no
+// hook, and does not make a state leaked. It is learnt from a probe, as the
+// context package asks it; were that to change, the key would be nil, and
+// every lookup after the round trip would keep its state from the pool.
+var cancelCtxKey = func() any {
+	p := &keyProbe{Context: context.Background(), done: make(chan struct{})}
+	_, cancel := context.WithCancel(p)
+	cancel()
+	return p.key
+}()
+
+// keyProbe is a context that records the key of the first lookup in it.
+type keyProbe struct {
+	context.Context
+	done chan struct{}
+	key  any
+}
+
+func (p *keyProbe) Done() <-chan struct{} { return p.done }
+
+func (p *keyProbe) Value(key any) any {
+	if p.key == nil {
+		p.key = key
+	}
+	return nil
 }

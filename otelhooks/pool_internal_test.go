@@ -473,3 +473,36 @@ func TestDialOverNeedsItsLastStep(t *testing.T) {
 		})
 	}
 }
+
+// keyRecorder is a context that records every key looked up in it.
+type keyRecorder struct {
+	context.Context
+	mu   sync.Mutex
+	keys []any
+	done chan struct{}
+}
+
+func (r *keyRecorder) Done() <-chan struct{} { return r.done }
+
+func (r *keyRecorder) Value(key any) any {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.keys = append(r.keys, key)
+	return nil
+}
+
+// TestCancelCtxKeyIsTheOneCancelingLooksUp pins the probe behind
+// cancelCtxKey: canceling a context derived from ours (as net/http does
+// with the request's when the body ends) looks up that key, and only it.
+func TestCancelCtxKeyIsTheOneCancelingLooksUp(t *testing.T) {
+	require.NotNil(t, cancelCtxKey)
+	rec := &keyRecorder{Context: context.Background(), done: make(chan struct{})}
+	_, cancel := context.WithCancelCause(rec)
+	cancel(errors.New("body done"))
+	rec.mu.Lock()
+	defer rec.mu.Unlock()
+	require.NotEmpty(t, rec.keys)
+	for _, k := range rec.keys {
+		assert.Equal(t, cancelCtxKey, k)
+	}
+}

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"slices"
 	"sync"
+	"time"
 
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	"go.opentelemetry.io/otel/trace"
@@ -25,13 +26,16 @@ type EndChecker struct {
 	mu      sync.Mutex
 	started map[trace.SpanID]string // span id to name
 	ended   map[trace.SpanID]int
+	// changed receives a value, if it has room, each time a span ends
+	// (AwaitAllEnded).
+	changed chan struct{}
 }
 
 var _ sdktrace.SpanProcessor = (*EndChecker)(nil)
 
 // NewEndChecker returns an EndChecker that has seen no span.
 func NewEndChecker() *EndChecker {
-	return &EndChecker{started: map[trace.SpanID]string{}, ended: map[trace.SpanID]int{}}
+	return &EndChecker{started: map[trace.SpanID]string{}, ended: map[trace.SpanID]int{}, changed: make(chan struct{}, 1)}
 }
 
 // OnStart records that s started.
@@ -44,8 +48,12 @@ func (c *EndChecker) OnStart(_ context.Context, s sdktrace.ReadWriteSpan) {
 // OnEnd records that s ended.
 func (c *EndChecker) OnEnd(s sdktrace.ReadOnlySpan) {
 	c.mu.Lock()
-	defer c.mu.Unlock()
 	c.ended[s.SpanContext().SpanID()]++
+	c.mu.Unlock()
+	select {
+	case c.changed <- struct{}{}:
+	default:
+	}
 }
 
 // Shutdown does nothing.
@@ -105,6 +113,26 @@ func (c *EndChecker) AssertAllEnded(t TestingT) {
 	if twice := c.EndedTwice(); len(twice) > 0 {
 		t.Errorf("spans ended more than once: %v", twice)
 	}
+}
+
+// AwaitAllEnded waits, at most for d, until every span started has ended,
+// and then reports as AssertAllEnded does. It is for spans that end on a
+// goroutine of their own after the requests of a test returned: the
+// connection setup of a dial that outlives its request
+// (otelhooks.WithConnectionSpans) ends when net/http's dial does.
+func (c *EndChecker) AwaitAllEnded(t TestingT, d time.Duration) {
+	t.Helper()
+	timeout := time.NewTimer(d)
+	defer timeout.Stop()
+	for len(c.Open()) > 0 {
+		select {
+		case <-c.changed:
+		case <-timeout.C:
+			c.AssertAllEnded(t)
+			return
+		}
+	}
+	c.AssertAllEnded(t)
 }
 
 // Discard is a span processor that drops every span on End: the SDK still

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
@@ -43,6 +44,29 @@ func TestEndCheckerReportsTheSpansLeftOpen(t *testing.T) {
 	ft = fakeT{}
 	c.AssertAllEnded(&ft)
 	assert.Empty(t, ft.errors)
+}
+
+func TestAwaitAllEndedWaitsForSpansEndedElsewhere(t *testing.T) {
+	c := spantest.NewEndChecker()
+	tp := sdktrace.NewTracerProvider(sdktrace.WithSpanProcessor(c))
+	defer func() { _ = tp.Shutdown(context.Background()) }()
+	tracer := tp.Tracer("test")
+
+	_, late := tracer.Start(context.Background(), "late")
+	waiting := make(chan struct{})
+	go func() {
+		<-waiting
+		late.End()
+	}()
+	close(waiting)
+	var ft fakeT
+	c.AwaitAllEnded(&ft, time.Minute)
+	assert.Empty(t, ft.errors, "the span ended on another goroutine")
+
+	tracer.Start(context.Background(), "never")
+	ft = fakeT{}
+	c.AwaitAllEnded(&ft, 10*time.Millisecond)
+	assert.Equal(t, []string{"spans started and never ended: [never]"}, ft.errors)
 }
 
 func TestDiscardKeepsNothing(t *testing.T) {
