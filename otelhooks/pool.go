@@ -375,11 +375,14 @@ func (p *pooledRequest) context(ctx context.Context, direct bool) *sentCtx {
 // request sent with resp.Request.Context() while the body is open takes
 // none of r's hooks and is not recorded in r's spans
 // (TestKeptContextSentBeforeTheBodyEndsRecordsNothingInTheFirstRequest).
-// It costs the request one allocation. Under WithConnectionSpans the hooks
-// stay, for the setups of dials that outlive the round trip (see the top of
-// this file), and hooked is returned as it is.
+// It costs the request one allocation, so a request that records only
+// metrics goes without: a request sent with its context may skew them, but
+// records no span.
+// Under WithConnectionSpans the hooks stay, for the setups of dials that
+// outlive the round trip (see the top of this file), and hooked is returned
+// as it is.
 func (r *request) keptContext(ctx, hooked context.Context) (context.Context, *sentCtx) {
-	if r.cs != nil {
+	if r.cs != nil || !r.recording {
 		return hooked, nil
 	}
 	c := &sentCtx{proxyCtx: proxyCtx{Context: ctx, r: r}, hooked: hooked}
