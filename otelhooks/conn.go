@@ -68,12 +68,17 @@ func InstrumentDialer(dial DialFunc, opts ...Option) DialFunc {
 		if r, ok := ctx.Value(dialKey{}).(*request); ok {
 			s = r.csDialStart()
 		}
+		// The server behind a proxy is learnt from the request before the
+		// dial, while the request surely goes on: its context stops
+		// leading to it once its round trip returned (pool.go), and the
+		// dial may outlive it.
+		server := serverAddr(ctx, addr)
 		c, err := dial(ctx, network, addr)
 		if err != nil || c == nil {
 			s.dialDone(nil, err)
 			return c, err
 		}
-		ic := ci.wrap(c, serverAddr(ctx, addr))
+		ic := ci.wrap(c, server)
 		ic.setup = s
 		s.dialDone(ic, nil)
 		return ic, nil

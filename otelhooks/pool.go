@@ -79,9 +79,11 @@ import (
 // connection, which would then never end (its DNS step seen, not its
 // connect): there the hooks stay in the context, and any lookup in it after
 // the round trip returned marks the state leaked, which keeps it from the
-// pool for good (release): whoever took the hooks then finds a finished
-// request that records nothing. TestPoolKeptContextUnderConnectionSpans pins
-// it.
+// pool for good (release): whoever took the hooks then finds the state of a
+// request that goes on or ended, never another request's (though the dials
+// of a request sent so are recorded as setups of the first, and, while its
+// body is open, in its spans, as without a pool).
+// TestPoolKeptContextUnderConnectionSpans pins it.
 
 // pooledRequest is a request state that can carry request after request: r,
 // and r's hooks, bound once.
@@ -302,16 +304,17 @@ func (r *request) dialOverLocked() bool {
 // (proxy.go), which a pooled state cannot embed: the node outlives it.
 type sentCtx struct {
 	proxyCtx
-	hooked  context.Context
-	p       *pooledRequest
-	gen     uint64
-	proxied bool
-	// returned is set once the round trip returned (transport.RoundTrip):
-	// before the caller can get the context back. keep is whether the
-	// hooks stay after that (WithConnectionSpans: see the top of this
-	// file).
-	returned atomic.Bool
+	hooked context.Context
+	p      *pooledRequest
+	gen    uint64
+	// keep is whether the hooks stay after the round trip returned
+	// (WithConnectionSpans: see the top of this file); beside proxied, so
+	// that the node takes 64 bytes. returned is set once the round trip
+	// returned (transport.RoundTrip), before the caller can get the
+	// context back.
+	proxied  bool
 	keep     bool
+	returned atomic.Bool
 }
 
 func (c *sentCtx) Value(key any) any {

@@ -31,16 +31,12 @@ func (rt review2RoundTripper) RoundTrip(req *http.Request) (*http.Response, erro
 // request to an "https" URL through a proxy is canceled while its dial to
 // the proxy is under way; net/http finishes the dial (its context keeps the
 // request's values, not its cancellation: Transport.getConn) and pools the
-// tunnel, which the next request uses. InstrumentDialer names the server
-// of the connection's metrics (serverAddr) after the dial returned, by
-// looking the request up in the dial's context: the server behind the
-// proxy, as TestMetricsConnectionsThroughProxy pins for a dial that does
-// not outlive its request.
-//
-// FAILS (both paths): the request's context stops answering with its node
-// once the round trip returned (sentCtx.returned, keptContext), so the
-// tunnel's open_connections series carry the proxy's address and port for
-// the connection's whole life.
+// tunnel, which the next request uses. The connection's metrics name the
+// server behind the proxy, as TestMetricsConnectionsThroughProxy pins for a
+// dial that does not outlive its request: InstrumentDialer learns it from
+// the request before it dials, since the request's context stops leading
+// to the request once its round trip returned (sentCtx.returned,
+// keptContext).
 func TestConnectionMetricsOfADialThatOutlivesItsRequestThroughAProxy(t *testing.T) {
 	for _, tc := range []struct {
 		name string

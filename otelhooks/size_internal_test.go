@@ -45,3 +45,9 @@ func allocatedPerRequest() uint64 {
 	}
 	return least
 }
+
+// TestSentCtxFitsItsSizeClass pins the context node every pooled request
+// allocates (pool.go) to the 64 B size class: a field more takes 80 B.
+func TestSentCtxFitsItsSizeClass(t *testing.T) {
+	assert.LessOrEqual(t, unsafe.Sizeof(sentCtx{}), uintptr(64))
+}
