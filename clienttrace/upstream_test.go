@@ -20,7 +20,6 @@ import (
 	"io"
 	"net"
 	"net/http"
-	"net/http/httptest"
 	"net/http/httptrace"
 	"net/netip"
 	"net/textproto"
@@ -37,52 +36,17 @@ import (
 )
 
 // upstreamMode is one of net/http's test modes.
-type upstreamMode string
+type upstreamMode = testnet.Mode
 
 const (
-	modeHTTP1  upstreamMode = "h1"  // http1Mode: plain HTTP/1.1
-	modeHTTPS1 upstreamMode = "h1s" // https1Mode: HTTP/1.1 over TLS
-	modeHTTP2  upstreamMode = "h2"  // http2Mode: HTTP/2 over TLS
+	modeHTTP1  = testnet.HTTP1  // http1Mode: plain HTTP/1.1
+	modeHTTPS1 = testnet.HTTPS1 // https1Mode: HTTP/1.1 over TLS
+	modeHTTP2  = testnet.HTTP2  // http2Mode: HTTP/2 over TLS
 )
 
 // upstreamModes are net/http's default modes (run's http1Mode and
 // http2Mode) and https1Mode.
 var upstreamModes = []upstreamMode{modeHTTP1, modeHTTPS1, modeHTTP2}
-
-// newModeServer starts a server for h in mode on 127.0.0.1 and returns it
-// with a transport that reaches it (trusting its CA over TLS) and resolves
-// names with resolver, when not nil. Both are closed at cleanup.
-func newModeServer(t *testing.T, mode upstreamMode, h http.Handler, resolver *net.Resolver) (*httptest.Server, *http.Transport) {
-	t.Helper()
-	var (
-		srv *httptest.Server
-		tr  *http.Transport
-	)
-	switch mode {
-	case modeHTTP1:
-		srv = httptest.NewServer(h)
-		srv.Config.ErrorLog = testnet.QuietLog()
-		t.Cleanup(srv.Close)
-		tr = &http.Transport{}
-		t.Cleanup(tr.CloseIdleConnections)
-	default:
-		srv, tr = testnet.NewTLSServer(t, h, mode == modeHTTP2)
-		// The certificate is for localhost; requests may name another
-		// host that resolver maps to 127.0.0.1.
-		tr.TLSClientConfig.ServerName = "localhost"
-	}
-	if resolver != nil {
-		tr.DialContext = (&net.Dialer{Resolver: resolver}).DialContext
-	}
-	return srv, tr
-}
-
-func (m upstreamMode) scheme() string {
-	if m == modeHTTP1 {
-		return "http"
-	}
-	return "https"
-}
 
 // logger is upstream's logf: hook calls as text, one a line, safe for
 // concurrent hooks.
@@ -126,7 +90,7 @@ func testUpstreamTransportEventTrace(t *testing.T, mode upstreamMode, noHooks bo
 	const fakeHost = "dns-is-faked.golang"
 	gotWroteReqEvent := make(chan struct{}, 500)
 	dns := testnet.NewDNSServer(t, map[string][]netip.Addr{fakeHost: {netip.MustParseAddr("127.0.0.1")}})
-	srv, tr := newModeServer(t, mode, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	srv, tr := testnet.NewModeServer(t, mode, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.Method == http.MethodGet {
 			// Do nothing for the second request.
 			return
@@ -196,7 +160,7 @@ func testUpstreamTransportEventTrace(t *testing.T, mode upstreamMode, noHooks bo
 	ctx := clienttrace.WithClientTrace(context.Background(), trace)
 
 	body := "some body"
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, mode.scheme()+"://"+fakeHost+":"+port, strings.NewReader(body))
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, mode.Scheme()+"://"+fakeHost+":"+port, strings.NewReader(body))
 	require.NoError(t, err)
 	req.Header["X-Foo-Multiple-Vals"] = []string{"bar", "baz"}
 	req.Header.Set("Expect", "100-continue")
@@ -255,7 +219,7 @@ func testUpstreamTransportEventTrace(t *testing.T, mode upstreamMode, noHooks bo
 	}
 
 	// And do a second request:
-	req, err = http.NewRequestWithContext(ctx, http.MethodGet, mode.scheme()+"://"+fakeHost+":"+port, nil)
+	req, err = http.NewRequestWithContext(ctx, http.MethodGet, mode.Scheme()+"://"+fakeHost+":"+port, nil)
 	require.NoError(t, err)
 	res, err = client.Do(req)
 	require.NoError(t, err)
@@ -286,11 +250,11 @@ func testUpstreamTransportEventTrace(t *testing.T, mode upstreamMode, noHooks bo
 func TestUpstreamTransportEventTraceTLSVerify(t *testing.T) {
 	for _, mode := range []upstreamMode{modeHTTPS1, modeHTTP2} {
 		t.Run(string(mode), func(t *testing.T) {
-			_, tr := newModeServer(t, mode, http.HandlerFunc(func(http.ResponseWriter, *http.Request) {
+			_, tr := testnet.NewModeServer(t, mode, http.HandlerFunc(func(http.ResponseWriter, *http.Request) {
 				t.Error("Unexpected request")
 			}), nil)
 			srvURL := ""
-			srv, _ := newModeServer(t, mode, http.HandlerFunc(func(http.ResponseWriter, *http.Request) {
+			srv, _ := testnet.NewModeServer(t, mode, http.HandlerFunc(func(http.ResponseWriter, *http.Request) {
 				t.Error("Unexpected request")
 			}), nil)
 			srvURL = srv.URL
@@ -589,7 +553,7 @@ func TestUpstreamTransportReading100Continue(t *testing.T) {
 // Ports TestTransportIgnore1xxResponses (issue 17739): an unknown 1xx
 // before the final response reaches Got1xxResponse and nothing else.
 func TestUpstreamTransportIgnore1xxResponses(t *testing.T) {
-	srv, tr := newModeServer(t, modeHTTP1, http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+	srv, tr := testnet.NewModeServer(t, modeHTTP1, http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
 		conn, buf, _ := http.NewResponseController(w).Hijack()
 		_, _ = buf.WriteString("HTTP/1.1 123 OneTwoThree\r\nFoo: bar\r\n\r\nHTTP/1.1 200 OK\r\nBar: baz\r\nContent-Length: 5\r\n\r\nHello")
 		_ = buf.Flush()
@@ -627,7 +591,7 @@ func TestUpstreamTransportIgnore1xxResponses(t *testing.T) {
 func TestUpstreamTransportLimits1xxResponses(t *testing.T) {
 	for _, mode := range upstreamModes {
 		t.Run(string(mode), func(t *testing.T) {
-			srv, tr := newModeServer(t, mode, http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+			srv, tr := testnet.NewModeServer(t, mode, http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
 				w.Header().Add("X-Header", strings.Repeat("a", 100))
 				for range 10 {
 					w.WriteHeader(123)
@@ -666,7 +630,7 @@ func TestUpstreamTransportDoesNotLimitDelivered1xxResponses(t *testing.T) {
 	const num1xx = 10
 	for _, mode := range upstreamModes {
 		t.Run(string(mode), func(t *testing.T) {
-			srv, tr := newModeServer(t, mode, http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+			srv, tr := testnet.NewModeServer(t, mode, http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
 				w.Header().Add("X-Header", strings.Repeat("a", 100))
 				for range num1xx {
 					w.WriteHeader(123)
@@ -696,7 +660,7 @@ func TestUpstreamEarlyHintsRequest(t *testing.T) {
 	for _, mode := range []upstreamMode{modeHTTP1, modeHTTP2} {
 		t.Run(string(mode), func(t *testing.T) {
 			first := make(chan struct{})
-			srv, tr := newModeServer(t, mode, http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+			srv, tr := testnet.NewModeServer(t, mode, http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
 				h := w.Header()
 				h.Add("Content-Length", "123") // must be ignored
 				h.Add("Link", "</style.css>; rel=preload; as=style")
@@ -753,7 +717,7 @@ func TestUpstreamEarlyHintsRequest(t *testing.T) {
 // Ports TestTransportTreat101Terminal (issue 26161): a 101 is the final
 // response, no 1xx, and its body reports BodyDone once when closed.
 func TestUpstreamTransportTreat101Terminal(t *testing.T) {
-	srv, tr := newModeServer(t, modeHTTP1, http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+	srv, tr := testnet.NewModeServer(t, modeHTTP1, http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
 		conn, buf, _ := http.NewResponseController(w).Hijack()
 		_, _ = buf.WriteString("HTTP/1.1 101 Switching Protocols\r\n\r\n")
 		_, _ = buf.WriteString("HTTP/1.1 204 No Content\r\n\r\n")
@@ -878,7 +842,7 @@ func TestUpstreamHooksMatchHTTPTrace(t *testing.T) {
 				// clienttrace through NewTransport.
 				var counts [2]map[string]int
 				for pass := range counts {
-					srv, tr := newModeServer(t, mode, handler, dns.Resolver())
+					srv, tr := testnet.NewModeServer(t, mode, handler, dns.Resolver())
 					if tt.serverName != "" {
 						tr.TLSClientConfig.ServerName = tt.serverName
 					}
@@ -895,7 +859,7 @@ func TestUpstreamHooksMatchHTTPTrace(t *testing.T) {
 					if tt.request != nil {
 						_, port, err := net.SplitHostPort(srv.Listener.Addr().String())
 						require.NoError(t, err)
-						req = tt.request(t, ctx, mode.scheme(), port)
+						req = tt.request(t, ctx, mode.Scheme(), port)
 					}
 					res, err := (&http.Client{Transport: rt}).Do(req)
 					if tt.wantFail {

@@ -689,7 +689,7 @@ func TestOtelhttpWithHTTPTrace(t *testing.T) {
 // Got1xxResponse given by WithClientTrace: it sees the 1xx responses, so
 // the limit is lifted as net/http lifts it, and all ten arrive.
 func TestOtelhttpWithClientTraceGot1xxLiftsLimit(t *testing.T) {
-	srv, tr := newUpstreamServer(t, false, http.HandlerFunc(limits1xxHandler), nil)
+	srv, tr := testnet.NewModeServer(t, testnet.HTTP1, http.HandlerFunc(limits1xxHandler), nil)
 	tr.DisableKeepAlives = true
 	tr.MaxResponseHeaderBytes = 1000
 	e := newEnv(t)

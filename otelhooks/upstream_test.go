@@ -13,7 +13,6 @@ import (
 	"io"
 	"net"
 	"net/http"
-	"net/http/httptest"
 	"net/http/httptrace"
 	"net/netip"
 	"net/textproto"
@@ -31,39 +30,6 @@ import (
 	"github.com/wiretrace/wiretrace/internal/testnet"
 	"github.com/wiretrace/wiretrace/otelhooks"
 )
-
-// newUpstreamServer starts a server for h on 127.0.0.1, HTTP/2 over TLS
-// (net/http's http2Mode) if h2, else plain HTTP/1.1 (http1Mode), and returns
-// it with a transport that reaches it, resolving names with resolver when
-// not nil.
-func newUpstreamServer(t *testing.T, h2 bool, h http.Handler, resolver *net.Resolver) (*httptest.Server, *http.Transport) {
-	t.Helper()
-	var (
-		srv *httptest.Server
-		tr  *http.Transport
-	)
-	if h2 {
-		srv, tr = testnet.NewTLSServer(t, h, true)
-		tr.TLSClientConfig.ServerName = "localhost"
-	} else {
-		srv = httptest.NewServer(h)
-		srv.Config.ErrorLog = testnet.QuietLog()
-		t.Cleanup(srv.Close)
-		tr = &http.Transport{}
-		t.Cleanup(tr.CloseIdleConnections)
-	}
-	if resolver != nil {
-		tr.DialContext = (&net.Dialer{Resolver: resolver}).DialContext
-	}
-	return srv, tr
-}
-
-func upstreamModeName(h2 bool) string {
-	if h2 {
-		return "h2"
-	}
-	return "h1"
-}
 
 // requestSpans returns the request spans (children of root), in the order
 // they started.
@@ -101,7 +67,7 @@ func TestUpstreamTransportEventTraceSpans(t *testing.T) {
 		h2, noHooks bool
 	}{{false, false}, {true, false}, {false, true}, {true, true}} {
 		h2 := tc.h2
-		name := upstreamModeName(h2)
+		name := string(testnet.ModeOf(h2))
 		if tc.noHooks {
 			name += "/NoHooks"
 		}
@@ -109,7 +75,7 @@ func TestUpstreamTransportEventTraceSpans(t *testing.T) {
 			const resBody = "some body"
 			const fakeHost = "dns-is-faked.golang"
 			dns := testnet.NewDNSServer(t, map[string][]netip.Addr{fakeHost: {netip.MustParseAddr("127.0.0.1")}})
-			srv, tr := newUpstreamServer(t, h2, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			srv, tr := testnet.NewModeServer(t, testnet.ModeOf(h2), http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 				if r.Method == http.MethodGet {
 					return
 				}
@@ -196,7 +162,7 @@ func TestUpstreamTransportEventTraceSpans(t *testing.T) {
 // fails http.tls, http.getconn and the request span, all ended.
 func TestUpstreamTransportEventTraceTLSVerifySpans(t *testing.T) {
 	for _, h2 := range []bool{false, true} {
-		t.Run(upstreamModeName(h2), func(t *testing.T) {
+		t.Run(string(testnet.ModeOf(h2)), func(t *testing.T) {
 			srv, tr := testnet.NewTLSServer(t, http.HandlerFunc(func(http.ResponseWriter, *http.Request) {
 				t.Error("Unexpected request")
 			}), h2)
@@ -392,8 +358,8 @@ func limits1xxHandler(w http.ResponseWriter, _ *http.Request) {
 // request fails as it does without instrumentation.
 func TestUpstreamTransportLimits1xxResponsesThroughOtelhooks(t *testing.T) {
 	for _, h2 := range []bool{false, true} {
-		t.Run(upstreamModeName(h2), func(t *testing.T) {
-			srv, tr := newUpstreamServer(t, h2, http.HandlerFunc(limits1xxHandler), nil)
+		t.Run(string(testnet.ModeOf(h2)), func(t *testing.T) {
+			srv, tr := testnet.NewModeServer(t, testnet.ModeOf(h2), http.HandlerFunc(limits1xxHandler), nil)
 			tr.DisableKeepAlives = true
 			tr.MaxResponseHeaderBytes = 1000
 			e := newEnv(t)
@@ -414,8 +380,8 @@ func TestUpstreamTransportLimits1xxResponsesThroughOtelhooks(t *testing.T) {
 // otelhooks: all ten 1xx arrive, each an event.
 func TestUpstreamTransportDoesNotLimitDelivered1xxResponsesSpans(t *testing.T) {
 	for _, h2 := range []bool{false, true} {
-		t.Run(upstreamModeName(h2), func(t *testing.T) {
-			srv, tr := newUpstreamServer(t, h2, http.HandlerFunc(limits1xxHandler), nil)
+		t.Run(string(testnet.ModeOf(h2)), func(t *testing.T) {
+			srv, tr := testnet.NewModeServer(t, testnet.ModeOf(h2), http.HandlerFunc(limits1xxHandler), nil)
 			tr.DisableKeepAlives = true
 			tr.MaxResponseHeaderBytes = 1000
 			e := newEnv(t)
@@ -444,9 +410,9 @@ func TestUpstreamTransportDoesNotLimitDelivered1xxResponsesSpans(t *testing.T) {
 // http.wait, which runs to the final response.
 func TestUpstreamEarlyHintsRequestSpans(t *testing.T) {
 	for _, h2 := range []bool{false, true} {
-		t.Run(upstreamModeName(h2), func(t *testing.T) {
+		t.Run(string(testnet.ModeOf(h2)), func(t *testing.T) {
 			first := make(chan struct{})
-			srv, tr := newUpstreamServer(t, h2, http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+			srv, tr := testnet.NewModeServer(t, testnet.ModeOf(h2), http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
 				h := w.Header()
 				h.Add("Content-Length", "123") // must be ignored
 				h.Add("Link", "</style.css>; rel=preload; as=style")
@@ -508,7 +474,7 @@ func TestUpstreamEarlyHintsRequestSpans(t *testing.T) {
 // response; the request span ends when its body is closed, with status
 // code 101 and no informational event.
 func TestUpstreamTransportTreat101TerminalSpans(t *testing.T) {
-	srv, tr := newUpstreamServer(t, false, http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+	srv, tr := testnet.NewModeServer(t, testnet.HTTP1, http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
 		conn, buf, _ := http.NewResponseController(w).Hijack()
 		_, _ = buf.WriteString("HTTP/1.1 101 Switching Protocols\r\n\r\n")
 		_, _ = buf.WriteString("HTTP/1.1 204 No Content\r\n\r\n")
@@ -588,7 +554,7 @@ func TestUpstreamTransportUnsolicited1xxSpans(t *testing.T) {
 // the inner one sees the outer's Got1xxResponse and leaves the limit to it,
 // and the outer keeps the limit of the *http.Transport under both.
 func TestUpstreamTransportLimits1xxResponsesNested(t *testing.T) {
-	srv, tr := newUpstreamServer(t, false, http.HandlerFunc(limits1xxHandler), nil)
+	srv, tr := testnet.NewModeServer(t, testnet.HTTP1, http.HandlerFunc(limits1xxHandler), nil)
 	tr.DisableKeepAlives = true
 	tr.MaxResponseHeaderBytes = 1000
 	e := newEnv(t)
