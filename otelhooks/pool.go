@@ -78,7 +78,9 @@ import (
 // not recorded. Under WithConnectionSpans it would be, by the setup of the
 // connection, which would then never end (its DNS step seen, not its
 // connect): there the hooks stay in the context, and any lookup in it after
-// the round trip returned marks the state leaked, which keeps it from the
+// the round trip returned (but the context package's own, when net/http
+// cancels the request's context at the body's end: cancelCtxKey) marks the
+// state leaked, which keeps it from the
 // pool for good (release): whoever took the hooks then finds the state of a
 // request that goes on or ended, never another request's (though the dials
 // of a request sent so are recorded as setups of the first, and, while its
