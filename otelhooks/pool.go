@@ -343,8 +343,8 @@ func (c *sentCtx) String() string { return "otelhooks.request" }
 // see the top of this file. Without keep-alives every request dials, and
 // only a dial of net/http's own can be known to be over.
 func reusesState(t *transport) bool {
-	tr, ok := t.base.(*http.Transport)
-	return ok && (!tr.DisableKeepAlives || t.plainDial)
+	_, ok := t.base.(*http.Transport)
+	return ok && (t.keepAlives || t.plainDial)
 }
 
 // pooledRequestFor returns a state from t's pool, set up for req as
