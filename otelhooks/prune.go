@@ -19,10 +19,12 @@ import (
 // learnBase notes what hooksFor needs to know of the base transport. It runs
 // once, in NewTransport.
 func (t *transport) learnBase(base http.RoundTripper) {
-	if tr, ok := base.(*http.Transport); ok {
-		t.keepAlives = !tr.DisableKeepAlives
+	tr, ok := base.(*http.Transport)
+	if !ok {
+		return
 	}
-	if tr, ok := base.(*http.Transport); ok && tr.Proxy == nil {
+	t.keepAlives = !tr.DisableKeepAlives
+	if tr.Proxy == nil {
 		t.direct = true
 		// A custom TLS dialer handshakes inside the dial: see hooksFor.
 		t.customTLSDial = tr.DialTLSContext != nil || tr.DialTLS != nil //nolint:staticcheck // DialTLS is deprecated, not gone
