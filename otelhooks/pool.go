@@ -3,8 +3,10 @@ package otelhooks
 import (
 	"context"
 	"net/http"
+	"net/http/httptrace"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"go.opentelemetry.io/otel/trace"
 
@@ -103,7 +105,12 @@ type pooledRequest struct {
 	// request of the state needs it (hooks). BodyDone and WroteRequest
 	// are the pooled state's, which return it to pool.
 	bound clienttrace.ClientTrace
-	pool  *sync.Pool
+	// key is which of them r's request has (hooks); chain is them
+	// installed once, for chainFor (installed).
+	key      hookKey
+	chainFor hookKey
+	chain    context.Context
+	pool     *sync.Pool
 }
 
 // newPooledRequest returns a state for pool, with no hook bound yet.
@@ -122,6 +129,7 @@ func (p *pooledRequest) hooks(h hookSet) clienttrace.ClientTrace {
 		b.GetConn, b.GotConn, b.RoundTripDone, b.BodyDone = r.getConn, r.gotConn, r.roundTripDone, p.bodyDone
 	}
 	t := clienttrace.ClientTrace{GetConn: b.GetConn, GotConn: b.GotConn, RoundTripDone: b.RoundTripDone, BodyDone: b.BodyDone}
+	p.key = hookKey{dns: h.dns, recording: r.recording}
 	if h.dns {
 		if b.DNSStart == nil {
 			b.DNSStart, b.DNSDone = r.dnsStart, r.dnsDone
@@ -139,6 +147,8 @@ func (p *pooledRequest) hooks(h hookSet) clienttrace.ClientTrace {
 	t.PutIdleConn, t.GotFirstResponseByte, t.Got1xxResponse = b.PutIdleConn, b.GotFirstResponseByte, b.Got1xxResponse
 	t.ConnectStart, t.ConnectDone = b.ConnectStart, b.ConnectDone
 	t.WroteHeaders, t.WroteRequest = b.WroteHeaders, b.WroteRequest
+	p.key.tls, p.key.continue100 = h.tls, h.continue100
+	p.key.headerField = h.headerField && r.ownsSpan
 	if h.tls {
 		if b.TLSHandshakeStart == nil {
 			b.TLSHandshakeStart, b.TLSHandshakeDone = r.tlsHandshakeStart, r.tlsHandshakeDone
@@ -298,17 +308,22 @@ func (r *request) dialOverLocked() bool {
 
 // sentCtx is the context a pooled request is sent with (and the caller gets
 // back as resp.Request.Context()), and, with a nil p, the context of a
-// request whose state is not pooled (keptContext): hooked, the caller's context with the
-// request's hooks, while the state carries the request; once the state is
-// back in the pool, the caller's context alone (proxyCtx.Context), so that
-// a context kept, or reused for another request, does not lead to a state
-// another request now owns. It is also the request's proxy node
-// (proxy.go), which a pooled state cannot embed: the node outlives it.
+// request whose state is not pooled (keptContext): the caller's context
+// with the request's hooks (hooks, then proxyCtx.Context), while the state
+// carries the request; once the state is back in the pool, the caller's
+// context alone (proxyCtx.Context), so that a context kept, or reused for
+// another request, does not lead to a state another request now owns. It is
+// also the request's proxy node (proxy.go), which a pooled state cannot
+// embed: the node outlives it, and, under WithConnectionSpans, the node
+// InstrumentDialer finds the request by (dialKey).
 type sentCtx struct {
 	proxyCtx
-	hooked context.Context
-	p      *pooledRequest
-	gen    uint64
+	// hooks is the request's hooks installed: a pooled state's chain,
+	// which answers what it does not hold with notInChain, for the
+	// caller's context to answer, or hooks installed over that context.
+	hooks context.Context
+	p     *pooledRequest
+	gen   uint64
 	// keep is whether the hooks stay after the round trip returned
 	// (WithConnectionSpans: see the top of this file); beside proxied, so
 	// that the node takes 64 bytes. returned is set once the round trip
@@ -331,13 +346,71 @@ func (c *sentCtx) Value(key any) any {
 	if c.p != nil && c.p.gen.Load() != c.gen {
 		return c.Context.Value(key)
 	}
-	if c.proxied && key == (proxyCtxKey{}) {
-		return &c.proxyCtx
+	switch key {
+	case proxyCtxKey{}:
+		if c.proxied {
+			return &c.proxyCtx
+		}
+	case dialKey{}:
+		if c.keep { // the request records the connection model (csCtx)
+			return c.r
+		}
 	}
-	return c.hooked.Value(key)
+	if v := c.hooks.Value(key); v != (notInChain{}) {
+		return v
+	}
+	return c.Context.Value(key)
 }
 
 func (c *sentCtx) String() string { return "otelhooks.request" }
+
+// A pooled state installs its request's hooks once, not per request: in
+// chain, under chainEnd, a context that holds nothing. Installing them is
+// three to four allocations (clienttrace's node, httptrace's one or two, and
+// the hooks it hands the dialer), and the result depends only on which hooks
+// the request has (hookKey); the hooks themselves are the state's, bound
+// once. A request whose hooks are the set chain was made for is sent with
+// chain: sentCtx asks it first, and the caller's context for what it does
+// not hold (notInChain), which answers as the hooks installed over that
+// context would, since they answer only their own keys. A context that
+// carries traces already (the caller's, or those of a transport around
+// this one) gets the hooks installed over it, per request, to compose with
+// them. No code looks into chain but through sentCtx: net/http, the context
+// package and clienttrace derive contexts, and look hooks up, only from the
+// request's context, and chain is never the parent of another context.
+
+// chainEnd is the context a pooled state's hooks are installed under: it
+// answers every lookup with notInChain, neither ends nor is done.
+type chainEnd struct{}
+
+func (chainEnd) Deadline() (time.Time, bool) { return time.Time{}, false }
+func (chainEnd) Done() <-chan struct{}       { return nil }
+func (chainEnd) Err() error                  { return nil }
+func (chainEnd) Value(any) any               { return notInChain{} }
+func (chainEnd) String() string              { return "otelhooks.chainEnd" }
+
+// notInChain is chainEnd's answer: no hook of the chain is under the key.
+type notInChain struct{}
+
+// hookKey is which hooks a pooled state's request has: what hooks was given,
+// as it used it.
+type hookKey struct {
+	dns, tls, continue100, headerField, recording bool
+}
+
+// installed returns the hooks of p's request installed for a request sent
+// with ctx (see above chainEnd).
+func (p *pooledRequest) installed(ctx context.Context) context.Context {
+	if clienttrace.ContextClientTrace(ctx) != nil || httptrace.ContextClientTrace(ctx) != nil {
+		return clienttrace.WithClientTrace(ctx, &p.r.trace)
+	}
+	if p.chain == nil || p.chainFor != p.key {
+		// Built once for the state's hooks: the same for each request
+		// with this key, bound to p.r.
+		p.chain, p.chainFor = clienttrace.WithClientTrace(chainEnd{}, &p.r.trace), p.key
+	}
+	return p.chain
+}
 
 // reusesState reports whether t keeps the states of its requests in a pool:
 // see the top of this file. Without keep-alives every request dials, and
@@ -365,7 +438,7 @@ func (p *pooledRequest) context(ctx context.Context, direct bool) *sentCtx {
 	r.proxy.on = proxied
 	c := &sentCtx{
 		proxyCtx: proxyCtx{Context: ctx, r: r},
-		hooked:   clienttrace.WithClientTrace(r.csContext(ctx), &r.trace),
+		hooks:    p.installed(ctx),
 		p:        p,
 		gen:      p.gen.Load(),
 		proxied:  proxied,
@@ -390,7 +463,7 @@ func (r *request) keptContext(ctx, hooked context.Context) (context.Context, *se
 	if r.cs != nil || !r.recording {
 		return hooked, nil
 	}
-	c := &sentCtx{proxyCtx: proxyCtx{Context: ctx, r: r}, hooked: hooked}
+	c := &sentCtx{proxyCtx: proxyCtx{Context: ctx, r: r}, hooks: hooked}
 	return c, c
 }
 

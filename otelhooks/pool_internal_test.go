@@ -421,13 +421,84 @@ func TestPooledHooksMatchNewRequest(t *testing.T) {
 			assert.Equal(t, want, hookNames(&fresh.r.trace), "binding for the first time")
 			full.r.init(context.Background(), tr.cfg, nil, span, span != nil, req, tr, full)
 			assert.Equal(t, want, hookNames(&full.r.trace), "from hooks already bound")
+
+			// What net/http finds in the context the request is sent
+			// with: the hooks installed once for the state (chain), as
+			// installing them for this request alone would give.
+			perRequest := httptrace.ContextClientTrace(clienttrace.WithClientTrace(context.Background(), &full.r.trace))
+			sent := full.context(context.Background(), tr.direct)
+			assert.Equal(t, hookNames(perRequest), hookNames(httptrace.ContextClientTrace(sent)), "the state's installed hooks")
+			again := full.context(context.Background(), tr.direct)
+			assert.True(t, sent.hooks == again.hooks, "a second request with the same hooks is sent with the same install")
 		})
 	}
 	assert.Len(t, hookNames(&full.bound), 18, "every hook was bound once")
 }
 
-// hookNames returns the names of the hooks set in ct.
-func hookNames(ct *clienttrace.ClientTrace) []string {
+// TestPooledStateComposesWithTheCallersTrace: a request whose context
+// carries a trace of the caller's gets the state's hooks installed over it,
+// composed, and the next request, without it, does not call the caller's
+// hooks, on the same state.
+func TestPooledStateComposesWithTheCallersTrace(t *testing.T) {
+	sr := tracetest.NewSpanRecorder()
+	tp := sdktrace.NewTracerProvider(sdktrace.WithSpanProcessor(sr))
+	srv := httptest.NewServer(http.HandlerFunc(testnet.OK))
+	t.Cleanup(srv.Close)
+	base := &http.Transport{}
+	t.Cleanup(base.CloseIdleConnections)
+	rt := NewTransport(base, WithTracerProvider(tp))
+	releases := watchReleases(t)
+
+	var gotConns, firstBytes int
+	callers := &httptrace.ClientTrace{
+		GotConn:              func(httptrace.GotConnInfo) { gotConns++ },
+		GotFirstResponseByte: func() { firstBytes++ },
+	}
+	plain := context.Background()
+	traced := httptrace.WithClientTrace(plain, callers)
+
+	// (The race detector's sync.Pool drops states at random, so which
+	// state a request gets is not asserted here; below, one state is.)
+	for i, ctx := range []context.Context{plain, traced, plain, traced} {
+		p, _ := sentState(doRead(t, ctx, rt, get(t, srv.URL)))
+		require.NotNil(t, p, "request %d: pooled", i+1)
+		awaitRelease(t, releases, p)
+	}
+	assert.Equal(t, 2, gotConns, "the caller's GotConn, once per request that carried it")
+	assert.Equal(t, 2, firstBytes, "the caller's GotFirstResponseByte, once per request that carried it")
+
+	spans := sr.Ended()
+	var getconns, waits int
+	for _, s := range spans {
+		switch s.Name() {
+		case "http.getconn":
+			getconns++
+		case "http.wait":
+			waits++
+		}
+	}
+	assert.Equal(t, 4, getconns, "each request's own phases, with or without the caller's trace")
+	assert.Equal(t, 4, waits)
+
+	// One state, the caller's trace on its second request only.
+	tr := rt.(*transport)
+	p := newPooledRequest(nil)
+	req := get(t, srv.URL)
+	p.r.init(plain, tr.cfg, nil, nil, false, req, tr, p)
+	chain := p.context(plain, tr.direct).hooks
+	p.r.init(traced, tr.cfg, nil, nil, false, req, tr, p)
+	composed := p.context(traced, tr.direct)
+	assert.False(t, composed.hooks == chain, "installed over the caller's trace, not the state's chain")
+	before := gotConns
+	httptrace.ContextClientTrace(composed).GotConn(httptrace.GotConnInfo{})
+	assert.Equal(t, before+1, gotConns, "the caller's hook, composed with the state's")
+	p.r.init(plain, tr.cfg, nil, nil, false, req, tr, p)
+	assert.True(t, p.context(plain, tr.direct).hooks == chain, "the chain again, for a request without")
+}
+
+// hookNames returns the names of the hooks set in ct, a *ClientTrace of
+// clienttrace or of httptrace.
+func hookNames(ct any) []string {
 	var names []string
 	v := reflect.ValueOf(ct).Elem()
 	for i := range v.NumField() {

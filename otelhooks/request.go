@@ -5,7 +5,6 @@ import (
 	"crypto/tls"
 	"fmt"
 	"math"
-	"net"
 	"net/http"
 	"net/http/httptrace"
 	"net/textproto"
@@ -402,7 +401,7 @@ func (r *request) gotConn(info clienttrace.GotConnInfo) {
 		r.start(r.parent, &r.send, &sendPhase, stamp(now))
 		return
 	}
-	winner := r.settleConnects(info)
+	winner := r.connectWinner(info)
 
 	attrs := r.attrs()
 	switch {
@@ -427,39 +426,59 @@ func (r *request) gotConn(info clienttrace.GotConnInfo) {
 	if info.WasIdle {
 		attrs = append(attrs, connIdleTimeKey.Float64(info.IdleTime.Seconds()))
 	}
+	// The phases GotConn ends and starts at its own time go first, so
+	// that the time is still now (stamp); the dials it settles ended
+	// earlier, at times of their own.
 	at := stamp(now)
 	r.end(&r.getconn, nil, at, attrs...)
 	r.start(r.parent, &r.send, &sendPhase, at)
+	r.settleConnects(winner)
 }
 
-// settleConnects ends the dials that succeeded, now that GotConn tells which
-// connection the request uses: the attempt to its remote address won.
-// r.mu must be held.
-func (r *request) settleConnects(info clienttrace.GotConnInfo) (winner string) {
-	waiting := false
-	for i := range r.connects {
-		waiting = waiting || (r.connects[i].connected && r.connects[i].open)
-	}
-	if !waiting {
+// connectWinner returns the address of the dial that made the connection
+// GotConn reports, now that it tells which connection the request uses:
+// the first succeeded attempt still open to its remote address; "" if there
+// is none. r.mu must be held.
+func (r *request) connectWinner(info clienttrace.GotConnInfo) string {
+	if info.Reused || info.Conn == nil || !r.connectsWaiting() {
 		return ""
 	}
-	var remote net.Addr
-	if !info.Reused && info.Conn != nil {
-		remote = info.Conn.RemoteAddr()
+	remote := info.Conn.RemoteAddr()
+	for i := range r.connects {
+		c := &r.connects[i]
+		if c.connected && c.open && sameAddr(c.addr, remote) {
+			return c.addr
+		}
 	}
+	return ""
+}
+
+// connectsWaiting reports whether a dial that succeeded waits for GotConn
+// to end. r.mu must be held.
+func (r *request) connectsWaiting() bool {
+	for i := range r.connects {
+		if r.connects[i].connected && r.connects[i].open {
+			return true
+		}
+	}
+	return false
+}
+
+// settleConnects ends the dials that succeeded, each at its ConnectDone,
+// once GotConn told which one won: the one to winner (connectWinner), and
+// only one, even with two dials to the same address. r.mu must be held.
+func (r *request) settleConnects(winner string) {
 	for i := range r.connects {
 		c := &r.connects[i]
 		if !c.connected || !c.open {
 			continue
 		}
-		// One winner, even with two dials to the same address.
-		won := winner == "" && sameAddr(c.addr, remote)
+		won := winner != "" && c.addr == winner
 		if won {
-			winner = c.addr
+			winner = "" // one winner
 		}
 		r.end(&c.phase, nil, c.doneAt, append(r.attrs(), connectWinnerKey.Bool(won))...)
 	}
-	return winner
 }
 
 func (r *request) putIdleConn(err error) {
