@@ -79,17 +79,17 @@ func TestAllocationBudgets(t *testing.T) {
 
 	budgets := []allocBudget{
 		{name: "sub-spans", setup: "K", opts: []otelhooks.Option{noMetrics}, budget: 35, raceBudget: 45},
-		{name: "sub-spans", setup: "N", opts: []otelhooks.Option{noMetrics}, budget: 52, raceBudget: 68},
-		{name: "sub-spans", setup: "T", opts: []otelhooks.Option{noMetrics}, budget: 49, raceBudget: 64},
+		{name: "sub-spans", setup: "N", opts: []otelhooks.Option{noMetrics}, budget: 50, raceBudget: 64},
+		{name: "sub-spans", setup: "T", opts: []otelhooks.Option{noMetrics}, budget: 47, raceBudget: 61},
 		{name: "events", setup: "K", opts: []otelhooks.Option{otelhooks.WithoutSubSpans(), noMetrics}, budget: 27, raceBudget: 34},
 		{name: "events", setup: "N", opts: []otelhooks.Option{otelhooks.WithoutSubSpans(), noMetrics}, budget: 41, raceBudget: 50},
 		{name: "unsampled", setup: "K", opts: []otelhooks.Option{noMetrics}, unsampled: true, budget: 11, raceBudget: 11},
 		{name: "metered", setup: "K", opts: []otelhooks.Option{otelhooks.WithMeterProvider(metered)}, budget: 36, raceBudget: 46},
-		{name: "metered", setup: "N", opts: []otelhooks.Option{otelhooks.WithMeterProvider(metered)}, budget: 53, raceBudget: 69},
+		{name: "metered", setup: "N", opts: []otelhooks.Option{otelhooks.WithMeterProvider(metered)}, budget: 51, raceBudget: 66},
 		{name: "unsampled-metered", setup: "K", opts: []otelhooks.Option{otelhooks.WithMeterProvider(metered)}, unsampled: true, budget: 14, raceBudget: 17},
 		{name: "unsampled-metered", setup: "N", opts: []otelhooks.Option{otelhooks.WithMeterProvider(metered)}, unsampled: true, budget: 34, raceBudget: 35},
 		{name: "under-otelhttp", setup: "K", opts: []otelhooks.Option{otelhooks.WithoutRequestSpan(), noMetrics}, otelhttp: true, budget: 28, raceBudget: 35},
-		{name: "under-otelhttp", setup: "N", opts: []otelhooks.Option{otelhooks.WithoutRequestSpan(), noMetrics}, otelhttp: true, budget: 45, raceBudget: 58},
+		{name: "under-otelhttp", setup: "N", opts: []otelhooks.Option{otelhooks.WithoutRequestSpan(), noMetrics}, otelhttp: true, budget: 43, raceBudget: 54},
 	}
 
 	servers := map[string]func() (string, *http.Transport){

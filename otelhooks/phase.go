@@ -131,6 +131,7 @@ func (r *request) close(p *phase, at time.Time, err error, description string, a
 	}
 	span := p.span
 	p.span = nil
+	attrs = r.startAttrs(p, attrs)
 	if len(attrs) > 0 {
 		span.SetAttributes(attrs...)
 	}
@@ -169,9 +170,15 @@ func (r *request) addEvent(span trace.Span, name string, at time.Time, attrs []a
 // interface), and the end of one phase is often the start of the next.
 // r.mu must be held.
 func (r *request) timestamp(at time.Time) trace.SpanEventOption {
-	if r.tsOpt == nil || !r.tsAt.Equal(at) {
-		r.tsAt, r.tsOpt = at, trace.WithTimestamp(at)
+	// The last option's time is read back from it, rather than kept
+	// beside it: 24 bytes the state has no room for.
+	if r.tsOpt != nil {
+		last := trace.NewSpanEndConfig(r.tsOpt)
+		if last.Timestamp().Equal(at) {
+			return r.tsOpt
+		}
 	}
+	r.tsOpt = trace.WithTimestamp(at)
 	return r.tsOpt
 }
 

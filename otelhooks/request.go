@@ -135,11 +135,13 @@ type request struct {
 	eventOpts [2]trace.EventOption
 	startOpts [1]trace.SpanStartOption
 	endOpts   [1]trace.SpanEndOption
-	// tsAt and tsOpt are the last timestamp option made, so that a span
-	// ended and another started at the same past time (http.wait and
-	// http.receive at the first response byte) share one allocation.
-	tsAt  time.Time
+	// tsOpt is the last timestamp option made, so that a span ended and
+	// another started at the same past time (http.wait and http.receive
+	// at the first response byte) share one allocation (timestamp).
 	tsOpt trace.SpanEventOption
+	// dnsHost is the name the open http.dns span looks up, for its
+	// attributes at its end (startAttrs).
+	dnsHost string
 	// sentHeaders are the request headers as net/http wrote them
 	// (WroteHeaderField), of the keys WithRequestHeaders asked for; nil
 	// until one is written.
@@ -507,9 +509,17 @@ func (r *request) dnsStart(info clienttrace.DNSStartInfo) {
 	r.seen |= seenDial
 	r.dialing++
 	r.meter.dnsStarted(info.Host, now)
-	if r.recording {
-		r.start(r.phaseParent(), &r.dns, &dnsPhase, stamp(now), append(r.attrs(), semconv.DNSQuestionName(info.Host))...)
+	if !r.recording {
+		return
 	}
+	if r.events {
+		r.start(r.phaseParent(), &r.dns, &dnsPhase, stamp(now), append(r.attrs(), semconv.DNSQuestionName(info.Host))...)
+		return
+	}
+	// The span gets dns.question.name when it ends (startAttrs); set
+	// after start, which ends a phase still open with its own name.
+	r.start(r.phaseParent(), &r.dns, &dnsPhase, stamp(now))
+	r.dnsHost = info.Host
 }
 
 func (r *request) dnsDone(info clienttrace.DNSDoneInfo) {
@@ -559,13 +569,43 @@ func (r *request) connectStart(network, addr string) {
 	r.dialing++
 	r.connects = append(r.connects, connectAttempt{network: network, addr: addr})
 	c := &r.connects[len(r.connects)-1]
-	attrs := r.attrs()
+	var attrs []attribute.KeyValue
+	if r.events {
+		attrs = appendConnectAttrs(r.attrs(), network, addr)
+	} // else the span gets them when it ends (startAttrs)
+	r.start(r.phaseParent(), &c.phase, &connectPhase, stamp(now), attrs...)
+}
+
+// appendConnectAttrs appends the attributes of a dial attempt of network to
+// addr: its transport, its address family and its peer.
+func appendConnectAttrs(attrs []attribute.KeyValue, network, addr string) []attribute.KeyValue {
 	attrs = append(attrs, semconv.NetworkTransportKey.String(networkTransport(network)))
 	if t := networkType(addr); t != "" {
 		attrs = append(attrs, semconv.NetworkTypeKey.String(t))
 	}
-	attrs = appendPeer(attrs, addr)
-	r.start(r.phaseParent(), &c.phase, &connectPhase, stamp(now), attrs...)
+	return appendPeer(attrs, addr)
+}
+
+// startAttrs appends to attrs, for a phase span that ends, what its hook
+// knew when it started: the name an http.dns span looks up, the address an
+// http.connect span dials. They are set with the rest at the end, in one
+// SetAttributes: set at the start too, the SDK would grow the span's
+// attributes twice (TestPhaseStartAttributesSetAtTheEnd). Under
+// WithoutSubSpans the start event carries them. r.mu must be held.
+func (r *request) startAttrs(p *phase, attrs []attribute.KeyValue) []attribute.KeyValue {
+	switch p.name {
+	case &dnsPhase:
+		if p == &r.dns {
+			return append(attrs, semconv.DNSQuestionName(r.dnsHost))
+		}
+	case &connectPhase:
+		for i := range r.connects {
+			if c := &r.connects[i]; &c.phase == p {
+				return appendConnectAttrs(attrs, c.network, c.addr)
+			}
+		}
+	}
+	return attrs
 }
 
 func (r *request) connectDone(network, addr string, err error) {
