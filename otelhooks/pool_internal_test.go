@@ -429,7 +429,7 @@ func TestPooledHooksMatchNewRequest(t *testing.T) {
 			sent := full.context(context.Background(), tr.direct)
 			assert.Equal(t, hookNames(perRequest), hookNames(httptrace.ContextClientTrace(sent)), "the state's installed hooks")
 			again := full.context(context.Background(), tr.direct)
-			assert.True(t, sent.hooks == again.hooks, "a second request with the same hooks is sent with the same install")
+			assert.Same(t, sent.hooks, again.hooks, "a second request with the same hooks is sent with the same install")
 		})
 	}
 	assert.Len(t, hookNames(&full.bound), 18, "every hook was bound once")
@@ -488,12 +488,12 @@ func TestPooledStateComposesWithTheCallersTrace(t *testing.T) {
 	chain := p.context(plain, tr.direct).hooks
 	p.r.init(traced, tr.cfg, nil, nil, false, req, tr, p)
 	composed := p.context(traced, tr.direct)
-	assert.False(t, composed.hooks == chain, "installed over the caller's trace, not the state's chain")
+	assert.NotSame(t, chain, composed.hooks, "installed over the caller's trace, not the state's chain")
 	before := gotConns
 	httptrace.ContextClientTrace(composed).GotConn(httptrace.GotConnInfo{})
 	assert.Equal(t, before+1, gotConns, "the caller's hook, composed with the state's")
 	p.r.init(plain, tr.cfg, nil, nil, false, req, tr, p)
-	assert.True(t, p.context(plain, tr.direct).hooks == chain, "the chain again, for a request without")
+	assert.Same(t, chain, p.context(plain, tr.direct).hooks, "the chain again, for a request without")
 }
 
 // hookNames returns the names of the hooks set in ct, a *ClientTrace of
