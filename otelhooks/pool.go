@@ -82,12 +82,14 @@ import (
 // connect): there the hooks stay in the context, and any lookup in it after
 // the round trip returned (but the context package's own, when net/http
 // cancels the request's context at the body's end: cancelCtxKey) marks the
-// state leaked, which keeps it from the
-// pool for good (release): whoever took the hooks then finds the state of a
-// request that goes on or ended, never another request's (though the dials
-// of a request sent so are recorded as setups of the first, and, while its
-// body is open, in its spans, as without a pool).
-// TestPoolKeptContextUnderConnectionSpans pins it.
+// state leaked for that request, which keeps it from the pool for good once
+// the request ended (release): whoever took the hooks then finds the state
+// of a request that goes on or ended, never another request's (though the
+// dials of a request sent so are recorded as setups of the first, and,
+// while its body is open, in its spans, as without a pool). Such a request
+// may also call the hooks after the first's end: a WroteRequest then hands
+// nothing back (request.wrote). TestPoolKeptContextUnderConnectionSpans and
+// TestWroteRequestAfterTheEndReleasesOnce pin it.
 
 // pooledRequest is a request state that can carry request after request: r,
 // and r's hooks, bound once.
@@ -96,11 +98,15 @@ type pooledRequest struct {
 	// gen counts the requests r has carried; a sentCtx made for one
 	// answers with its hooks only while gen has not moved on.
 	gen atomic.Uint64
-	// leaked is set by a lookup in the context of the request r carries
+	// leakedGen is set by a lookup in the context of a request r carried
 	// after its round trip returned, under WithConnectionSpans (sentCtx):
-	// the hooks may be out of the transport's hands, and the state never
-	// goes back to the pool.
-	leaked atomic.Bool
+	// to that request's gen + 1, never lowered (markLeaked). The hooks of
+	// that request may be out of the transport's hands, and the state
+	// never goes back to the pool once it ended (release). A lookup in
+	// the context of an earlier request, which takes no hook (gen has
+	// moved on), marks only that request: it keeps no later one's state
+	// from the pool (TestPooledChainKeptContextResentOnTheSameState).
+	leakedGen atomic.Uint64
 	// bound is r's hooks, as method values, each made the first time a
 	// request of the state needs it (hooks). BodyDone and WroteRequest
 	// are the pooled state's, which return it to pool.
@@ -191,11 +197,11 @@ func (p *pooledRequest) wroteRequest(info clienttrace.WroteRequestInfo) {
 // answering with its hooks first; then the state is cleared, which lets go
 // of the request, the response and the spans at once.
 func (p *pooledRequest) release() {
-	p.gen.Add(1)
+	ended := p.gen.Add(1) - 1
 	// After gen moved on, a lookup answers as the caller's context; one
-	// that came before may have taken the hooks. sentCtx.Value sets leaked
-	// before it reads gen, so one of the two sees the other.
-	if p.leaked.Load() {
+	// that came before may have taken the hooks. sentCtx.Value marks the
+	// state leaked before it reads gen, so one of the two sees the other.
+	if p.leaked(ended) {
 		return // left as it is, finished, to the garbage collector
 	}
 	p.r = request{}
@@ -204,6 +210,21 @@ func (p *pooledRequest) release() {
 	}
 	p.pool.Put(p)
 }
+
+// markLeaked notes that the hooks of the request of generation gen may
+// have been taken after its round trip returned (sentCtx.Value).
+func (p *pooledRequest) markLeaked(gen uint64) {
+	for {
+		old := p.leakedGen.Load()
+		if old > gen || p.leakedGen.CompareAndSwap(old, gen+1) {
+			return
+		}
+	}
+}
+
+// leaked reports whether markLeaked was called for the request of
+// generation gen (or a later one).
+func (p *pooledRequest) leaked(gen uint64) bool { return p.leakedGen.Load() > gen }
 
 // testHookReleased, if set, is called with each state release hands back.
 var testHookReleased atomic.Pointer[func(*pooledRequest)]
@@ -340,7 +361,7 @@ func (c *sentCtx) Value(key any) any {
 			return c.Context.Value(key)
 		}
 		if key != cancelCtxKey {
-			c.p.leaked.Store(true) // before gen is read: see release
+			c.p.markLeaked(c.gen) // before gen is read: see release
 		}
 	}
 	if c.p != nil && c.p.gen.Load() != c.gen {
@@ -424,7 +445,6 @@ func reusesState(t *transport) bool {
 // newRequest sets one up.
 func (t *transport) pooledRequestFor(parent context.Context, tracer trace.Tracer, span trace.Span, ownsSpan bool, req *http.Request) *pooledRequest {
 	p := t.requests.Get().(*pooledRequest)
-	p.leaked.Store(false) // a lookup of an earlier request's, answered as its caller's context
 	p.r.init(parent, t.cfg, tracer, span, ownsSpan, req, t, p)
 	return p
 }

@@ -104,7 +104,7 @@ func testPoolKeptContext(t *testing.T, opts ...Option) {
 				require.NoError(t, respA.Body.Close())
 				if keep {
 					// B took A's hooks after A's round trip returned.
-					require.True(t, pA.leaked.Load(), "A's state is marked leaked")
+					require.True(t, sentLeaked(respA), "A's state is marked leaked")
 				} else {
 					awaitRelease(t, releases, pA)
 				}

@@ -37,6 +37,13 @@ func sentState(resp *http.Response) (p *pooledRequest, released bool) {
 	return c.p, c.p.gen.Load() != c.gen
 }
 
+// sentLeaked reports whether the state resp's request was sent with is
+// marked leaked for that request (pool.go).
+func sentLeaked(resp *http.Response) bool {
+	c := resp.Request.Context().(*sentCtx)
+	return c.p.leaked(c.gen)
+}
+
 // doRead sends a GET (or what newReq makes) through rt, reads the body to
 // the end and closes it.
 func doRead(t *testing.T, ctx context.Context, rt http.RoundTripper, req *http.Request) *http.Response {
@@ -585,4 +592,34 @@ func TestCancelCtxKeyIsTheOneCancelingLooksUp(t *testing.T) {
 	for _, k := range rec.keys {
 		assert.Equal(t, cancelCtxKey, k)
 	}
+}
+
+// TestWroteRequestAfterTheEndReleasesOnce: of the WroteRequests that come
+// after a request's body ended, only the first may hand its state back. A
+// second one comes when a request sent with the kept context under
+// WithConnectionSpans took the hooks (the state is then leaked, and not
+// cleared): it must not release the state again, into the pool, while that
+// request still calls its hooks.
+func TestWroteRequestAfterTheEndReleasesOnce(t *testing.T) {
+	var pool sync.Pool
+	p := newPooledRequest(&pool)
+	p.r = request{
+		recording: true, done: true,
+		req:  &http.Request{URL: &url.URL{Scheme: "http", Host: "127.0.0.1"}},
+		resp: &http.Response{ProtoMajor: 1},
+		seen: seenGetConn | seenGotConn | seenPooledConn,
+	}
+	p.r.trace.WroteRequest = p.wroteRequest
+	p.markLeaked(p.gen.Load()) // its hooks were taken after its round trip returned
+	puts := 0
+	f := func(*pooledRequest) { puts++ }
+	testHookReleased.Store(&f)
+	t.Cleanup(func() { testHookReleased.Store(nil) })
+
+	p.wroteRequest(clienttrace.WroteRequestInfo{})
+	require.Equal(t, uint64(1), p.gen.Load(), "the first WroteRequest after the end releases the state")
+	assert.True(t, p.r.done, "leaked: left as it was, not cleared")
+	p.wroteRequest(clienttrace.WroteRequestInfo{})
+	assert.Equal(t, uint64(1), p.gen.Load(), "a second WroteRequest releases nothing")
+	assert.Zero(t, puts, "nothing went into the pool")
 }

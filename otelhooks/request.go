@@ -769,9 +769,14 @@ func (r *request) wrote(info clienttrace.WroteRequestInfo) (reusable bool) {
 	now := time.Now()
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	again := r.seen&seenWrote != 0
 	r.seen |= seenWrote
 	if r.done {
-		return r.reusableLocked()
+		// Only the first WroteRequest after the body's end may hand the
+		// state back: another (the hooks taken into a request sent with
+		// a kept context, under WithConnectionSpans: pool.go) must not
+		// release it again.
+		return !again && r.reusableLocked()
 	}
 	if !r.send.open {
 		// Ended at the first response byte already (a request without
