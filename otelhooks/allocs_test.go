@@ -87,7 +87,7 @@ func TestAllocationBudgets(t *testing.T) {
 		{name: "metered", setup: "K", opts: []otelhooks.Option{otelhooks.WithMeterProvider(metered)}, budget: 36, raceBudget: 46},
 		{name: "metered", setup: "N", opts: []otelhooks.Option{otelhooks.WithMeterProvider(metered)}, budget: 51, raceBudget: 66},
 		{name: "unsampled-metered", setup: "K", opts: []otelhooks.Option{otelhooks.WithMeterProvider(metered)}, unsampled: true, budget: 14, raceBudget: 17},
-		{name: "unsampled-metered", setup: "N", opts: []otelhooks.Option{otelhooks.WithMeterProvider(metered)}, unsampled: true, budget: 34, raceBudget: 35},
+		{name: "unsampled-metered", setup: "N", opts: []otelhooks.Option{otelhooks.WithMeterProvider(metered)}, unsampled: true, budget: 22, raceBudget: 27},
 		{name: "under-otelhttp", setup: "K", opts: []otelhooks.Option{otelhooks.WithoutRequestSpan(), noMetrics}, otelhttp: true, budget: 28, raceBudget: 35},
 		{name: "under-otelhttp", setup: "N", opts: []otelhooks.Option{otelhooks.WithoutRequestSpan(), noMetrics}, otelhttp: true, budget: 43, raceBudget: 54},
 	}

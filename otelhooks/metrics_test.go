@@ -392,3 +392,62 @@ func TestTCPFactsOnSpans(t *testing.T) {
 		}
 	})
 }
+
+// TestMetricsOnlyRequestsOnNewConnectionsCountEachOnce: requests that record
+// only metrics (unsampled), each on a new connection (keep-alives off), by
+// name ("localhost", from the hosts file) and to an address, over HTTP and
+// HTTPS, concurrently: their states are pooled once their dial is over (the
+// dial hooks are installed for that, pool.go), and every request is counted
+// once, every lookup once, and no request is left active.
+func TestMetricsOnlyRequestsOnNewConnectionsCountEachOnce(t *testing.T) {
+	const workers, perWorker = 8, 25
+	for _, tls := range []bool{false, true} {
+		t.Run("tls="+strconv.FormatBool(tls), func(t *testing.T) {
+			m := newMeters(t)
+			unsampled := sdktrace.NewTracerProvider(sdktrace.WithSampler(sdktrace.NeverSample()))
+			var srv *httptest.Server
+			if tls {
+				srv = httptest.NewTLSServer(http.HandlerFunc(testnet.OK))
+			} else {
+				srv = httptest.NewServer(http.HandlerFunc(testnet.OK))
+			}
+			t.Cleanup(srv.Close)
+			base := srv.Client().Transport.(*http.Transport).Clone()
+			base.DisableKeepAlives = true
+			if tls {
+				base.TLSClientConfig.ServerName = "example.com" // httptest's certificate, by address or by name
+			}
+			t.Cleanup(base.CloseIdleConnections)
+			client := &http.Client{Transport: otelhooks.NewTransport(base, otelhooks.WithTracerProvider(unsampled), otelhooks.WithMeterProvider(m.mp))}
+			byName := testnet.ByName(t, srv.URL) // "localhost": net/http's own dial, with a lookup
+
+			errs := make(chan error, workers)
+			for w := range workers {
+				go func() {
+					var err error
+					for i := range perWorker {
+						target := srv.URL
+						if (w+i)%2 == 0 {
+							target = byName
+						}
+						if err = send(t.Context(), client, target+"/"); err != nil {
+							break
+						}
+					}
+					errs <- err
+				}()
+			}
+			for range workers {
+				require.NoError(t, <-errs)
+			}
+
+			all := m.collect(t)
+			assert.Equal(t, uint64(workers*perWorker), totalCount(points(t, all, "http.client.request.duration")), "each request once")
+			assert.Equal(t, uint64(workers*perWorker), totalCount(points(t, all, "http.client.request.time_in_queue")), "each wait for a connection once")
+			assert.Equal(t, uint64(workers*perWorker/2), totalCount(points(t, all, "dns.lookup.duration")), "each lookup once: the requests by name")
+			for _, p := range points(t, all, "http.client.active_requests") {
+				assert.Zero(t, p.value, "no request left active: %v", p.attrs)
+			}
+		})
+	}
+}

@@ -143,12 +143,32 @@ func (p *pooledRequest) hooks(h hookSet) clienttrace.ClientTrace {
 		t.DNSStart, t.DNSDone = b.DNSStart, b.DNSDone
 	}
 	if !r.recording {
+		if r.plainDial {
+			// Metrics only: the dial hooks too, which record nothing,
+			// so that reusableLocked can tell when a dial of net/http's
+			// own is over (dialOverLocked) and the state go back.
+			if b.ConnectStart == nil {
+				b.ConnectStart, b.ConnectDone = r.connectStart, r.connectDone
+			}
+			t.ConnectStart, t.ConnectDone = b.ConnectStart, b.ConnectDone
+			p.key.dial = true
+			if h.tls {
+				if b.TLSHandshakeStart == nil {
+					b.TLSHandshakeStart, b.TLSHandshakeDone = r.tlsHandshakeStart, r.tlsHandshakeDone
+				}
+				t.TLSHandshakeStart, t.TLSHandshakeDone = b.TLSHandshakeStart, b.TLSHandshakeDone
+				p.key.tls = true
+			}
+		}
 		return t
 	}
+	p.key.dial = true
 	if b.WroteRequest == nil {
 		b.PutIdleConn, b.GotFirstResponseByte, b.Got1xxResponse = r.putIdleConn, r.gotFirstResponseByte, r.got1xxResponse
-		b.ConnectStart, b.ConnectDone = r.connectStart, r.connectDone
 		b.WroteHeaders, b.WroteRequest = r.wroteHeaders, p.wroteRequest
+	}
+	if b.ConnectStart == nil {
+		b.ConnectStart, b.ConnectDone = r.connectStart, r.connectDone
 	}
 	t.PutIdleConn, t.GotFirstResponseByte, t.Got1xxResponse = b.PutIdleConn, b.GotFirstResponseByte, b.Got1xxResponse
 	t.ConnectStart, t.ConnectDone = b.ConnectStart, b.ConnectDone
@@ -316,7 +336,9 @@ func (r *request) reusableLocked() bool {
 // made the request's connection or is handing its own to the pool. r.mu
 // must be held.
 func (r *request) dialOverLocked() bool {
-	if !r.plainDial || !r.recording || r.req == nil || r.req.URL == nil {
+	// A pooled state whose request dials itself has the dial hooks,
+	// recording or not (hooks).
+	if !r.plainDial || r.req == nil || r.req.URL == nil {
 		return false
 	}
 	s := r.seen
@@ -416,7 +438,7 @@ type notInChain struct{}
 // hookKey is which hooks a pooled state's request has: what hooks was given,
 // as it used it.
 type hookKey struct {
-	dns, tls, continue100, headerField, recording bool
+	dns, dial, tls, continue100, headerField, recording bool
 }
 
 // installed returns the hooks of p's request installed for a request sent

@@ -2,6 +2,7 @@ package otelhooks
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"io"
 	"net"
@@ -211,6 +212,8 @@ func TestPoolReusesOnlyFinishedStates(t *testing.T) {
 	})
 
 	closing := http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { w.Header().Set("Connection", "close") })
+	unsampledTP := sdktrace.NewTracerProvider(sdktrace.WithSampler(sdktrace.NeverSample()))
+	meteredMP := sdkmetric.NewMeterProvider(sdkmetric.WithReader(sdkmetric.NewManualReader()))
 	for _, tc := range []struct {
 		name     string
 		serve    func(t *testing.T) (string, *http.Transport)
@@ -241,25 +244,35 @@ func TestPoolReusesOnlyFinishedStates(t *testing.T) {
 			return srv.URL, &http.Transport{DialContext: (&net.Dialer{}).DialContext}
 		}, false},
 	} {
-		t.Run("a connection the server closes, every request dials: "+tc.name, func(t *testing.T) {
-			target, base := tc.serve(t)
-			t.Cleanup(base.CloseIdleConnections)
-			rt := NewTransport(base, WithTracerProvider(tp))
-			releases := watchReleases(t)
-			for range 3 {
-				p, released := sentState(doRead(t, ctx, rt, get(t, target)))
-				require.NotNil(t, p)
-				switch {
-				case !tc.released:
-					assert.False(t, released)
-				case !released:
-					// net/http does not wait for the write of a request
-					// whose connection closes: WroteRequest may come
-					// after the body's end, and hands the state back.
-					awaitRelease(t, releases, p)
+		for _, mode := range []struct {
+			name string
+			opts []Option
+		}{
+			{"sampled", []Option{WithTracerProvider(tp)}},
+			// Only metered: the dial hooks are installed for net/http's
+			// own dials, to tell when they are over (pool.go, hooks).
+			{"metrics only", []Option{WithTracerProvider(unsampledTP), WithMeterProvider(meteredMP)}},
+		} {
+			t.Run("a connection the server closes, every request dials: "+mode.name+": "+tc.name, func(t *testing.T) {
+				target, base := tc.serve(t)
+				t.Cleanup(base.CloseIdleConnections)
+				rt := NewTransport(base, mode.opts...)
+				releases := watchReleases(t)
+				for range 3 {
+					p, released := sentState(doRead(t, ctx, rt, get(t, target)))
+					require.NotNil(t, p)
+					switch {
+					case !tc.released:
+						assert.False(t, released)
+					case !released:
+						// net/http does not wait for the write of a request
+						// whose connection closes: WroteRequest may come
+						// after the body's end, and hands the state back.
+						awaitRelease(t, releases, p)
+					}
 				}
-			}
-		})
+			})
+		}
 	}
 
 	srv := httptest.NewServer(http.HandlerFunc(testnet.OK))
@@ -406,6 +419,8 @@ func TestPooledHooksMatchNewRequest(t *testing.T) {
 		{name: "through a proxy", url: "http://127.0.0.1:1/", proxy: true},
 		{name: "request headers", url: "https://localhost:1/", opts: []Option{WithRequestHeaders("User-Agent")}},
 		{name: "unsampled", url: "http://localhost:1/", noSpan: true},
+		{name: "unsampled https", url: "https://localhost:1/", noSpan: true},
+		{name: "unsampled through a proxy", url: "http://localhost:1/", proxy: true, noSpan: true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			base := &http.Transport{}
@@ -422,7 +437,16 @@ func TestPooledHooksMatchNewRequest(t *testing.T) {
 				_, span = sampled.Tracer("test").Start(context.Background(), "GET")
 				t.Cleanup(func() { span.End() })
 			}
-			want := hookNames(&newRequest(context.Background(), tr.cfg, nil, span, span != nil, req, tr).trace)
+			wantTrace := newRequest(context.Background(), tr.cfg, nil, span, span != nil, req, tr).trace
+			if span == nil && tr.plainDial {
+				// Pooled, a request that only meters has the dial hooks
+				// too, to tell when a dial of net/http's is over (hooks).
+				wantTrace.ConnectStart, wantTrace.ConnectDone = func(string, string) {}, func(string, string, error) {}
+				if req.URL.Scheme == "https" {
+					wantTrace.TLSHandshakeStart, wantTrace.TLSHandshakeDone = func() {}, func(tls.ConnectionState, error) {}
+				}
+			}
+			want := hookNames(&wantTrace)
 			fresh := newPooledRequest(nil)
 			fresh.r.init(context.Background(), tr.cfg, nil, span, span != nil, req, tr, fresh)
 			assert.Equal(t, want, hookNames(&fresh.r.trace), "binding for the first time")
@@ -535,6 +559,9 @@ func TestDialOverNeedsItsLastStep(t *testing.T) {
 	}
 	require.True(t, over("http").reusableLocked())
 	require.True(t, over("https").reusableLocked())
+	metered := over("http")
+	metered.recording = false
+	require.True(t, metered.reusableLocked(), "metrics only: a pooled state that dials itself has the dial hooks too (hooks)")
 	for _, tc := range []struct {
 		name   string
 		scheme string
@@ -549,7 +576,6 @@ func TestDialOverNeedsItsLastStep(t *testing.T) {
 		{"a reused connection after a dial", "http", func(r *request) { r.seen |= seenReusedConn }},
 		{"HTTP/2", "https", func(r *request) { r.resp.ProtoMajor = 2 }},
 		{"a dialer of the caller's or a proxy", "http", func(r *request) { r.plainDial = false }},
-		{"no connect hooks (unsampled)", "http", func(r *request) { r.recording = false }},
 		{"a second GetConn (a retry)", "http", func(r *request) { r.seen.once(seenGetConn, seenGetConnAgain) }},
 		{"not finished", "http", func(r *request) { r.done = false }},
 	} {

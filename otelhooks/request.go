@@ -567,6 +567,9 @@ func (r *request) connectStart(network, addr string) {
 	defer r.mu.Unlock()
 	r.seen |= seenDial
 	r.dialing++
+	if !r.recording {
+		return // metrics only: counted for pool.go, nothing recorded
+	}
 	r.connects = append(r.connects, connectAttempt{network: network, addr: addr})
 	c := &r.connects[len(r.connects)-1]
 	var attrs []attribute.KeyValue
@@ -622,6 +625,9 @@ func (r *request) connectDone(network, addr string, err error) {
 	if err == nil {
 		r.seen |= seenConnected
 	}
+	if !r.recording {
+		return
+	}
 	// Match the oldest open attempt to this address: parallel attempts,
 	// even to one address, each have their own phase.
 	for i := range r.connects {
@@ -665,6 +671,9 @@ func (r *request) tlsHandshakeStart() {
 	defer r.mu.Unlock()
 	r.seen |= seenDial
 	r.dialing++
+	if !r.recording {
+		return // metrics only: counted for pool.go, nothing recorded
+	}
 	r.proxyTLSStart(now)
 	at := stamp(now)
 	if r.proxy.tunnel {
@@ -694,6 +703,9 @@ func (r *request) tlsHandshakeDone(cs tls.ConnectionState, err error) {
 	r.dialing--
 	if err == nil {
 		r.seen |= seenHandshaken
+	}
+	if !r.recording {
+		return
 	}
 	at := stamp(now)
 	if r.proxy.tunnel {
