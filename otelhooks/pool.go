@@ -46,8 +46,9 @@ import (
 //     dial is over (dialOverLocked): an HTTP/1 request on a new connection
 //     that net/http dialed itself with net.Dialer, to no proxy, whose every
 //     DNS, connect and TLS hook that started has ended, after the dial's
-//     last step (the connection for "http", the handshake for "https").
-//     net.Dialer calls those hooks on the dial's goroutine, in order, and
+//     last step (the connection for "http", the handshake for "https");
+//     a request that records only metrics gets the connect and TLS hooks
+//     for this alone (hooks). net.Dialer calls those hooks on the dial's goroutine, in order, and
 //     nothing after them; the one exception is Happy Eyeballs, whose
 //     fallback dial may start after the winner returned, so a DNS answer
 //     with both IPv4 and IPv6 addresses keeps the state;
@@ -435,14 +436,14 @@ func (chainEnd) String() string              { return "otelhooks.chainEnd" }
 // notInChain is chainEnd's answer: no hook of the chain is under the key.
 type notInChain struct{}
 
-// hookKey is which hooks a pooled state's request has: what hooks was given,
-// as it used it.
+// hookKey is the set of hooks a pooled state's request has, as hooks picked
+// them: the chain installed for one key serves every request with that key.
 type hookKey struct {
 	dns, dial, tls, continue100, headerField, recording bool
 }
 
 // installed returns the hooks of p's request installed for a request sent
-// with ctx (see above chainEnd).
+// with ctx (see the comment above chainEnd).
 func (p *pooledRequest) installed(ctx context.Context) context.Context {
 	if clienttrace.ContextClientTrace(ctx) != nil || httptrace.ContextClientTrace(ctx) != nil {
 		return clienttrace.WithClientTrace(ctx, &p.r.trace)
