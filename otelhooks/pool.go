@@ -126,10 +126,12 @@ func newPooledRequest(pool *sync.Pool) *pooledRequest {
 }
 
 // hooks returns the hooks newRequest would bind for p's request, as r.init
-// has set it up so far, with the optional hooks h: the same set
-// (TestPooledHooksMatchNewRequest), picked from p.bound. A hook the state
-// has not bound yet is bound now, once: a state that never carries a
-// second request costs no more hooks than newRequest binds.
+// has set it up so far, with the optional hooks h: the same set, but for a
+// request without spans whose transport dials itself, which also gets the
+// dial hooks, to tell when its dial is over (TestPooledHooksMatchNewRequest);
+// picked from p.bound. A hook the state has not bound yet is bound now,
+// once: a state that never carries a second request costs no more hooks
+// than newRequest binds.
 func (p *pooledRequest) hooks(h hookSet) clienttrace.ClientTrace {
 	r, b := &p.r, &p.bound
 	if b.GetConn == nil {

@@ -179,18 +179,21 @@ type chainCounts struct {
 
 func newChainCounts() *chainCounts { return &chainCounts{wroteCh: make(chan struct{}, 8)} }
 
+// sawWrote counts a WroteRequest and signals it on wroteCh.
+func (c *chainCounts) sawWrote() {
+	c.wrote.Add(1)
+	select {
+	case c.wroteCh <- struct{}{}:
+	default:
+	}
+}
+
 func (c *chainCounts) httptrace() *httptrace.ClientTrace {
 	return &httptrace.ClientTrace{
 		GetConn:              func(string) { c.getConn.Add(1) },
 		GotConn:              func(httptrace.GotConnInfo) { c.gotConn.Add(1) },
 		GotFirstResponseByte: func() { c.firstByte.Add(1) },
-		WroteRequest: func(httptrace.WroteRequestInfo) {
-			c.wrote.Add(1)
-			select {
-			case c.wroteCh <- struct{}{}:
-			default:
-			}
-		},
+		WroteRequest:         func(httptrace.WroteRequestInfo) { c.sawWrote() },
 	}
 }
 
@@ -199,15 +202,9 @@ func (c *chainCounts) clienttrace() *clienttrace.ClientTrace {
 		GetConn:              func(string) { c.getConn.Add(1) },
 		GotConn:              func(clienttrace.GotConnInfo) { c.gotConn.Add(1) },
 		GotFirstResponseByte: func() { c.firstByte.Add(1) },
-		WroteRequest: func(clienttrace.WroteRequestInfo) {
-			c.wrote.Add(1)
-			select {
-			case c.wroteCh <- struct{}{}:
-			default:
-			}
-		},
-		RoundTripDone: func(clienttrace.RoundTripDoneInfo) { c.rtDone.Add(1) },
-		BodyDone:      func(clienttrace.BodyDoneInfo) { c.bodyDone.Add(1) },
+		WroteRequest:         func(clienttrace.WroteRequestInfo) { c.sawWrote() },
+		RoundTripDone:        func(clienttrace.RoundTripDoneInfo) { c.rtDone.Add(1) },
+		BodyDone:             func(clienttrace.BodyDoneInfo) { c.bodyDone.Add(1) },
 	}
 }
 

@@ -5,6 +5,7 @@ import (
 	"crypto/tls"
 	"fmt"
 	"math"
+	"net"
 	"net/http"
 	"net/http/httptrace"
 	"net/textproto"
@@ -442,28 +443,23 @@ func (r *request) gotConn(info clienttrace.GotConnInfo) {
 // the first succeeded attempt still open to its remote address; "" if there
 // is none. r.mu must be held.
 func (r *request) connectWinner(info clienttrace.GotConnInfo) string {
-	if info.Reused || info.Conn == nil || !r.connectsWaiting() {
+	if info.Reused || info.Conn == nil {
 		return ""
 	}
-	remote := info.Conn.RemoteAddr()
+	var remote net.Addr // asked for once a dial waits
 	for i := range r.connects {
 		c := &r.connects[i]
-		if c.connected && c.open && sameAddr(c.addr, remote) {
+		if !c.connected || !c.open {
+			continue
+		}
+		if remote == nil {
+			remote = info.Conn.RemoteAddr()
+		}
+		if sameAddr(c.addr, remote) {
 			return c.addr
 		}
 	}
 	return ""
-}
-
-// connectsWaiting reports whether a dial that succeeded waits for GotConn
-// to end. r.mu must be held.
-func (r *request) connectsWaiting() bool {
-	for i := range r.connects {
-		if r.connects[i].connected && r.connects[i].open {
-			return true
-		}
-	}
-	return false
 }
 
 // settleConnects ends the dials that succeeded, each at its ConnectDone,

@@ -167,10 +167,10 @@ func (t *transport) RoundTrip(req *http.Request) (*http.Response, error) {
 	}
 	var r *request
 	var pooled *pooledRequest
-	if t.reuse && user == nil && (span != nil || t.keepAlives || t.plainDial) {
-		// (Without spans the dial hooks are installed only for net/http's
-		// own dials, to tell when they are over; without keep-alives and
-		// without them, no state could go back: pool.go.)
+	if t.reuse && user == nil {
+		// (t.reuse: keep-alives, or net/http's own dials, whose hooks
+		// tell when a dial is over, even for a request without spans:
+		// pool.go.)
 		pooled = t.pooledRequestFor(ctx, tracer, span, ownsSpan, req)
 		r = &pooled.r
 	} else {
